@@ -1,0 +1,72 @@
+//! The command line (clap derive): `recon [tui|once|audit|ack|config]`.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// recon — reconcile your ledger against your exchanges, live.
+#[derive(Debug, Parser)]
+#[command(name = "recon", version, about, long_about = None)]
+pub struct Cli {
+    /// Configuration file.
+    #[arg(long, global = true, env = "RECON_CONFIG", default_value = "config.toml")]
+    pub config: PathBuf,
+
+    /// What to do (default: the interactive console).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Interactive console (the default).
+    Tui,
+    /// Run one cycle, print the report, exit 0 ok / 1 warning / 2 critical / 3 unknown.
+    Once {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Print the audit trail, newest first (`audit verify` checks the hash chain).
+    Audit {
+        /// `verify`: recompute the hash chain; exit 0 intact, 1 broken.
+        #[command(subcommand)]
+        action: Option<AuditAction>,
+        /// Entries to print.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Acknowledge an open discrepancy: `recon ack coinbase-main:BTC --note "…"`.
+    Ack {
+        /// `<exchange>:<asset>`.
+        target: String,
+        /// Why it is acceptable.
+        #[arg(long, default_value = "")]
+        note: String,
+        /// Who acknowledges (default: $USER).
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Print the effective configuration (defaults + file + env), secrets as `***`.
+    Config,
+}
+
+/// `recon audit` actions.
+#[derive(Debug, Subcommand)]
+pub enum AuditAction {
+    /// Recompute the hash chain; exit 0 intact, 1 broken (naming the entry).
+    Verify,
+}
+
+/// Output format of `once` and `audit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Aligned text for people.
+    Table,
+    /// Machine-readable JSON.
+    Json,
+}

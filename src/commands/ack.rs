@@ -1,0 +1,46 @@
+//! `recon ack <exchange>:<asset> [--note TEXT] [--by NAME]`: acknowledge from the shell.
+//! Safe while a console runs on the same database: the write is one IMMEDIATE
+//! transaction, and the engine re-reads acknowledgements inside each cycle's transaction.
+
+use chrono::Utc;
+
+use crate::config::TradingConfig;
+use crate::domain::{format_amount, DiscrepancyId};
+use crate::store::{ReconciliationRepository, StoreError};
+
+/// Why `recon ack` failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AckError {
+    /// The target is not `<exchange>:<asset>`.
+    #[error("ack: {0}")]
+    Target(String),
+    /// The exchange is not configured.
+    #[error("ack: no exchange named '{0}' in the configuration")]
+    UnknownExchange(String),
+    /// Store failure or no such open discrepancy.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Records the acknowledgement; returns the line to print.
+pub fn run(cfg: &TradingConfig, target: &str, note: &str, by: Option<&str>) -> Result<String, AckError> {
+    let (exchange, asset) = DiscrepancyId::parse(target).map_err(AckError::Target)?;
+    if cfg.exchange(&exchange).is_none() {
+        return Err(AckError::UnknownExchange(exchange.to_string()));
+    }
+    let by = by
+        .map(str::to_string)
+        .or_else(|| std::env::var("USER").ok())
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or_else(|| "unknown".into());
+    let mut repo = ReconciliationRepository::open(&cfg.storage_path)?;
+    let d = repo.acknowledge(&exchange, &asset, &by, note, Utc::now())?;
+    Ok(format!(
+        "acknowledged {} ({} {}, difference {}) by {}\n",
+        d.id,
+        d.severity,
+        d.kind.as_str(),
+        format_amount(d.difference),
+        by
+    ))
+}

@@ -1,0 +1,145 @@
+//! Plain-text tables for people: `recon once` and `recon audit` in table format.
+
+use std::fmt::Write;
+
+use crate::domain::{align_decimals, format_amount};
+use crate::engine::report::{ExchangeStatus, ReconciliationReport};
+use crate::engine::rules::round_relative;
+use crate::store::audit::timestamp;
+use crate::store::AuditEntry;
+
+/// Lays out rows under headers, each column as wide as its widest cell. Columns listed in
+/// `right` are right-aligned (numbers).
+pub fn layout(headers: &[&str], rows: &[Vec<String>], right: &[usize]) -> String {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            widths[i] = widths[i].max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let mut line = |cells: &mut dyn Iterator<Item = &str>| {
+        let mut l = String::new();
+        for (i, cell) in cells.enumerate() {
+            let pad = widths[i].saturating_sub(cell.chars().count());
+            if i > 0 {
+                l.push_str("  ");
+            }
+            if right.contains(&i) {
+                l.push_str(&" ".repeat(pad));
+                l.push_str(cell);
+            } else {
+                l.push_str(cell);
+                l.push_str(&" ".repeat(pad));
+            }
+        }
+        out.push_str(l.trim_end());
+        out.push('\n');
+    };
+    line(&mut headers.iter().copied());
+    for row in rows {
+        line(&mut row.iter().map(String::as_str));
+    }
+    out
+}
+
+/// The report as text: a status line, the exchanges, the discrepancies.
+pub fn report(r: &ReconciliationReport) -> String {
+    let mut out = String::new();
+    let worst = r
+        .worst_severity
+        .map(|s| format!(" (worst: {s})"))
+        .unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "recon cycle {} at {} took {} ms: {}{}",
+        r.id,
+        timestamp(r.finished_at),
+        r.duration_ms,
+        r.status.as_str().to_uppercase(),
+        worst
+    );
+    if let Some(e) = &r.ledger_error {
+        let _ = writeln!(out, "ledger: {e}");
+    }
+    out.push('\n');
+    let rows: Vec<Vec<String>> = r
+        .exchanges
+        .iter()
+        .map(|e| {
+            vec![
+                e.name.to_string(),
+                e.kind.as_str().to_string(),
+                e.status.as_str().to_string(),
+                format!("{} ms", e.latency_ms),
+                e.attempts.to_string(),
+                if e.status == ExchangeStatus::Ok {
+                    format!("{}/{}", e.coverage.rows, e.coverage.pages)
+                } else {
+                    "-".into()
+                },
+                e.error.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    out.push_str(&layout(
+        &["EXCHANGE", "KIND", "STATUS", "LATENCY", "TRIES", "ROWS/PAGES", "ERROR"],
+        &rows,
+        &[3, 4],
+    ));
+    out.push('\n');
+    if r.discrepancies.is_empty() {
+        out.push_str("no discrepancies\n");
+        return out;
+    }
+    let col = |f: &dyn Fn(&crate::domain::BalanceDiscrepancy) -> String| {
+        align_decimals(&r.discrepancies.iter().map(f).collect::<Vec<_>>())
+    };
+    let local = col(&|d| format_amount(d.local));
+    let exch = col(&|d| format_amount(d.exchange_amount));
+    let diff = col(&|d| format_amount(d.difference));
+    let rows: Vec<Vec<String>> = r
+        .discrepancies
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            vec![
+                format!("{} {}", d.severity.symbol(), d.severity.as_str().to_uppercase()),
+                d.id.to_string(),
+                d.kind.as_str().to_string(),
+                local[i].clone(),
+                exch[i].clone(),
+                diff[i].clone(),
+                format_amount(round_relative(d.relative)),
+                match &d.acknowledgement {
+                    Some(a) if a.note.is_empty() => format!("acked by {}", a.by),
+                    Some(a) => format!("acked by {}: {}", a.by, a.note),
+                    None => String::new(),
+                },
+            ]
+        })
+        .collect();
+    out.push_str(&layout(
+        &["SEVERITY", "ID", "KIND", "LOCAL", "EXCHANGE", "DIFFERENCE", "RELATIVE", "ACK"],
+        &rows,
+        &[3, 4, 5],
+    ));
+    out
+}
+
+/// Audit entries as text, newest first.
+pub fn audit(entries: &[AuditEntry]) -> String {
+    let rows: Vec<Vec<String>> = entries
+        .iter()
+        .map(|e| {
+            vec![
+                e.seq.to_string(),
+                e.at.clone(),
+                e.event.clone(),
+                e.subject.clone().unwrap_or_default(),
+                e.detail.clone(),
+            ]
+        })
+        .collect();
+    layout(&["SEQ", "AT", "EVENT", "SUBJECT", "DETAIL"], &rows, &[0])
+}

@@ -1,0 +1,320 @@
+//! Configuration: defaults → `config.toml` → `RECON_<SECTION>_<KEY>` env → validated
+//! [`TradingConfig`]. The engine only ever sees the validated form (Durations, Decimals,
+//! unique exchange names); every rejection names the file or variable and the key path.
+
+mod env;
+mod file;
+pub mod validate;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::domain::{Asset, ExchangeName};
+use crate::exchanges::ExchangeKind;
+
+/// Why the configuration could not be loaded. One line, naming where and what.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{}: cannot read: {source}", path.display())]
+    Read {
+        /// The config file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// Not valid TOML.
+    #[error("{}: line {line}, column {column}: {message}", path.display())]
+    Syntax {
+        /// The config file.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// The parser's message.
+        message: String,
+    },
+    /// A key with a bad type or value, or an unknown key.
+    #[error("{origin}: {key}: {message}")]
+    Invalid {
+        /// The file path, or `environment RECON_…`.
+        origin: String,
+        /// Dotted key path (`exchanges[1].kind`).
+        key: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// `[reconciliation]`: the loop's timing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReconciliationConfig {
+    /// Time between cycles.
+    pub interval: Duration,
+    /// Budget of a whole cycle.
+    pub cycle_timeout: Duration,
+    /// Timeout of one exchange request.
+    pub fetch_timeout: Duration,
+}
+
+/// A per-asset tolerance override; unset fields fall back to the defaults.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ToleranceOverride {
+    /// Absolute bound override.
+    pub absolute: Option<Decimal>,
+    /// Relative bound override.
+    pub relative: Option<Decimal>,
+}
+
+/// `[tolerance]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToleranceConfig {
+    /// Differences up to this are noise.
+    pub absolute: Decimal,
+    /// Differences up to this fraction of the larger side are noise.
+    pub relative: Decimal,
+    /// Assets never reconciled.
+    pub ignore_assets: BTreeSet<Asset>,
+    /// Per-asset overrides.
+    pub assets: BTreeMap<Asset, ToleranceOverride>,
+}
+
+/// `[severity]`: relative thresholds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeverityConfig {
+    /// `medium` from this relative difference.
+    pub medium: Decimal,
+    /// `high` from this.
+    pub high: Decimal,
+    /// `critical` from this.
+    pub critical: Decimal,
+}
+
+/// `[ledger]`: where local balances come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LedgerConfig {
+    /// A TOML file, re-read every cycle.
+    File {
+        /// Resolved path.
+        path: PathBuf,
+    },
+    /// An HTTP endpoint returning the same shape as JSON.
+    Http {
+        /// The URL.
+        url: Url,
+    },
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// One JSON object per line.
+    Json,
+    /// Human-readable.
+    Text,
+}
+
+/// `[logging]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoggingConfig {
+    /// Directory of the daily rolling files.
+    pub dir: PathBuf,
+    /// Filter directive (`info`, `recon=debug`).
+    pub level: String,
+    /// Line format.
+    pub format: LogFormat,
+}
+
+/// `[retry]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetryConfig {
+    /// Tries per request in total, the first included.
+    pub max_attempts: u32,
+    /// First backoff cap.
+    pub base_delay: Duration,
+    /// Largest backoff.
+    pub max_delay: Duration,
+}
+
+/// `[circuit_breaker]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BreakerConfig {
+    /// Consecutive failed cycles that open the circuit.
+    pub failure_threshold: u32,
+    /// How long it stays open before a trial.
+    pub open_for: Duration,
+}
+
+/// Names of the environment variables holding an exchange's credentials. The secrets
+/// themselves are read by the client that signs with them, never stored here.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CredentialVars {
+    /// Env var of the API key (name).
+    pub api_key_env: Option<String>,
+    /// Env var of the API secret.
+    pub api_secret_env: Option<String>,
+    /// Env var of the passphrase (coinbase_exchange).
+    pub passphrase_env: Option<String>,
+}
+
+/// How a simulated exchange chooses its holdings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SimulatedHoldings {
+    /// Exactly these, returned as given while drift is 0.
+    Exact(BTreeMap<Asset, Decimal>),
+    /// N generated symbols with seeded amounts.
+    Generated(u32),
+}
+
+/// Settings of a `simulated` exchange.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimulatedConfig {
+    /// RNG seed.
+    pub seed: u64,
+    /// Latency range per request, ms.
+    pub latency_ms: (u64, u64),
+    /// Probability that a request fails (0–1).
+    pub failure_rate: f64,
+    /// Relative random-walk step per cycle.
+    pub drift: Decimal,
+    /// What it holds.
+    pub holdings: SimulatedHoldings,
+}
+
+/// One `[[exchanges]]` entry, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExchangeConfig {
+    /// Unique name (`coinbase-main`).
+    pub name: ExchangeName,
+    /// The venue.
+    pub kind: ExchangeKind,
+    /// Override of the production endpoint.
+    pub base_url: Option<Url>,
+    /// Credential variable names.
+    pub credentials: CredentialVars,
+    /// dYdX `(address, subaccount)`.
+    pub dydx: Option<(String, u32)>,
+    /// Simulated settings.
+    pub simulated: Option<SimulatedConfig>,
+}
+
+/// The effective configuration every part of recon runs on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TradingConfig {
+    /// The file it came from, if any.
+    pub source: Option<PathBuf>,
+    /// `[reconciliation]`.
+    pub reconciliation: ReconciliationConfig,
+    /// `[tolerance]`.
+    pub tolerance: ToleranceConfig,
+    /// `[severity]`.
+    pub severity: SeverityConfig,
+    /// `[ledger]`.
+    pub ledger: LedgerConfig,
+    /// `[storage] path`, resolved.
+    pub storage_path: PathBuf,
+    /// `[logging]`.
+    pub logging: LoggingConfig,
+    /// `[retry]`.
+    pub retry: RetryConfig,
+    /// `[circuit_breaker]`.
+    pub circuit_breaker: BreakerConfig,
+    /// `[alerts] webhook_url` (may embed a token: shown as `***`).
+    pub webhook_url: Option<Url>,
+    /// `[ui] theme`.
+    pub theme: String,
+    /// `[[exchanges]]`, in file order.
+    pub exchanges: Vec<ExchangeConfig>,
+}
+
+impl TradingConfig {
+    /// Loads `path`, overlays the process environment, validates.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        Self::load_with_env(path, std::env::vars())
+    }
+
+    /// Same as [`TradingConfig::load`] with an explicit environment (tests).
+    pub fn load_with_env<I>(path: &Path, vars: I) -> Result<Self, ConfigError>
+    where
+        I: IntoIterator<Item = (String, String)>,
+    {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        Self::from_toml_str(&text, path, &base_dir, vars)
+    }
+
+    /// Parses TOML text as if read from `origin`; relative paths resolve against `base_dir`.
+    pub fn from_toml_str<I>(
+        text: &str,
+        origin: &Path,
+        base_dir: &Path,
+        vars: I,
+    ) -> Result<Self, ConfigError>
+    where
+        I: IntoIterator<Item = (String, String)>,
+    {
+        let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+            let (line, column) = e
+                .span()
+                .map(|s| line_col(text, s.start))
+                .unwrap_or((1, 1));
+            ConfigError::Syntax {
+                path: origin.to_path_buf(),
+                line,
+                column,
+                message: e.message().trim().replace('\n', " "),
+            }
+        })?;
+        let applied = env::overlay(&mut table, vars)?;
+        let raw: file::RawConfig =
+            serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
+                let key = e.path().to_string();
+                let origin = applied
+                    .iter()
+                    .find(|a| a.path == key)
+                    .map(|a| format!("environment {}", a.var))
+                    .unwrap_or_else(|| origin.display().to_string());
+                ConfigError::Invalid {
+                    origin,
+                    key: if key == "." { "(top level)".into() } else { key },
+                    message: e.inner().message().trim().replace('\n', " "),
+                }
+            })?;
+        let mut cfg = validate::validate(raw, base_dir).map_err(|(key, message)| {
+            let origin = applied
+                .iter()
+                .find(|a| a.path == key)
+                .map(|a| format!("environment {}", a.var))
+                .unwrap_or_else(|| origin.display().to_string());
+            ConfigError::Invalid {
+                origin,
+                key,
+                message,
+            }
+        })?;
+        cfg.source = Some(origin.to_path_buf());
+        Ok(cfg)
+    }
+
+    /// The exchange entry called `name`.
+    pub fn exchange(&self, name: &ExchangeName) -> Option<&ExchangeConfig> {
+        self.exchanges.iter().find(|e| &e.name == name)
+    }
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}

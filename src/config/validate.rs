@@ -1,0 +1,514 @@
+//! File model → [`TradingConfig`]: defaults applied, every rule checked, one function per
+//! section. Errors are `(key path, message)`; `mod.rs` adds the origin.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rust_decimal::Decimal;
+use url::Url;
+
+use super::file::{self, ConfigDecimal, LedgerKind, RawExchange, Seconds};
+use super::*;
+use crate::domain::parse_amount;
+
+type Invalid = (String, String);
+
+/// Defaults, in one place (the README table and the shipped config are tested against
+/// these).
+pub mod defaults {
+    /// `[reconciliation] interval_secs`.
+    pub const INTERVAL_SECS: f64 = 30.0;
+    /// `[reconciliation] cycle_timeout_ms`.
+    pub const CYCLE_TIMEOUT_MS: u64 = 2000;
+    /// `[reconciliation] fetch_timeout_ms`.
+    pub const FETCH_TIMEOUT_MS: u64 = 1000;
+    /// `[tolerance] absolute`.
+    pub const ABSOLUTE: &str = "0.00000001";
+    /// `[tolerance] relative`.
+    pub const RELATIVE: &str = "0.0001";
+    /// `[severity]` medium, high, critical.
+    pub const SEVERITY: [&str; 3] = ["0.001", "0.01", "0.05"];
+    /// `[ledger] path`.
+    pub const LEDGER_PATH: &str = "ledger.toml";
+    /// `[storage] path`.
+    pub const STORAGE_PATH: &str = "recon.db";
+    /// `[logging] dir`.
+    pub const LOG_DIR: &str = "logs";
+    /// `[logging] level`.
+    pub const LOG_LEVEL: &str = "info";
+    /// `[retry]` max_attempts, base_delay_ms, max_delay_ms.
+    pub const RETRY: (u32, u64, u64) = (3, 100, 2000);
+    /// `[circuit_breaker]` failure_threshold, open_secs.
+    pub const BREAKER: (u32, f64) = (5, 30.0);
+    /// `[ui] theme`.
+    pub const THEME: &str = "default";
+}
+
+pub(super) fn validate(raw: file::RawConfig, base_dir: &Path) -> Result<TradingConfig, Invalid> {
+    let exchanges = raw
+        .exchanges
+        .ok_or_else(|| invalid("exchanges", "at least one [[exchanges]] entry is required"))?;
+    Ok(TradingConfig {
+        source: None,
+        reconciliation: reconciliation(raw.reconciliation)?,
+        tolerance: tolerance(raw.tolerance)?,
+        severity: severity(raw.severity)?,
+        ledger: ledger(raw.ledger, base_dir)?,
+        storage_path: resolve(
+            base_dir,
+            raw.storage.path.as_deref().unwrap_or(defaults::STORAGE_PATH),
+        ),
+        logging: logging(raw.logging, base_dir)?,
+        retry: retry(raw.retry)?,
+        circuit_breaker: breaker(raw.circuit_breaker)?,
+        webhook_url: match raw.alerts.webhook_url.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(u) => Some(http_url("alerts.webhook_url", u)?),
+        },
+        theme: theme(raw.ui.theme)?,
+        exchanges: exchange_list(exchanges)?,
+    })
+}
+
+fn invalid(key: impl Into<String>, message: impl Into<String>) -> Invalid {
+    (key.into(), message.into())
+}
+
+fn resolve(base: &Path, p: &str) -> PathBuf {
+    let p = Path::new(p);
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        base.join(p)
+    }
+}
+
+fn duration_secs(key: &str, s: Option<Seconds>, default: f64) -> Result<Duration, Invalid> {
+    let v = s.map_or(default, |s| s.0);
+    if !(v.is_finite() && v > 0.0 && v <= 86_400.0) {
+        return Err(invalid(key, format!("{v} must be > 0 and at most 86400 seconds")));
+    }
+    Ok(Duration::from_secs_f64(v))
+}
+
+fn duration_ms(key: &str, v: Option<u64>, default: u64) -> Result<Duration, Invalid> {
+    match v.unwrap_or(default) {
+        0 => Err(invalid(key, "must be greater than 0")),
+        ms if ms > 3_600_000 => Err(invalid(key, format!("{ms} exceeds one hour"))),
+        ms => Ok(Duration::from_millis(ms)),
+    }
+}
+
+fn decimal(key: &str, v: Option<ConfigDecimal>, default: &str) -> Result<Decimal, Invalid> {
+    let text = v.map_or_else(|| default.to_string(), |d| d.0);
+    let d = parse_amount(text.trim()).map_err(|e| invalid(key, e.to_string()))?;
+    if d.is_sign_negative() && !d.is_zero() {
+        return Err(invalid(key, format!("{text} must not be negative")));
+    }
+    Ok(d)
+}
+
+fn reconciliation(r: file::RawReconciliation) -> Result<ReconciliationConfig, Invalid> {
+    let interval = duration_secs(
+        "reconciliation.interval_secs",
+        r.interval_secs,
+        defaults::INTERVAL_SECS,
+    )?;
+    if interval < Duration::from_millis(50) {
+        return Err(invalid(
+            "reconciliation.interval_secs",
+            "must be at least 0.05 seconds",
+        ));
+    }
+    Ok(ReconciliationConfig {
+        interval,
+        cycle_timeout: duration_ms(
+            "reconciliation.cycle_timeout_ms",
+            r.cycle_timeout_ms,
+            defaults::CYCLE_TIMEOUT_MS,
+        )?,
+        fetch_timeout: duration_ms(
+            "reconciliation.fetch_timeout_ms",
+            r.fetch_timeout_ms,
+            defaults::FETCH_TIMEOUT_MS,
+        )?,
+    })
+}
+
+fn asset(key: &str, raw: &str) -> Result<Asset, Invalid> {
+    Asset::parse(raw).map_err(|e| invalid(key, e.to_string()))
+}
+
+fn tolerance(t: file::RawTolerance) -> Result<ToleranceConfig, Invalid> {
+    let relative = decimal("tolerance.relative", t.relative, defaults::RELATIVE)?;
+    if relative > Decimal::ONE {
+        return Err(invalid("tolerance.relative", "must be between 0 and 1"));
+    }
+    let mut ignore_assets = BTreeSet::new();
+    for (i, a) in t.ignore_assets.unwrap_or_default().iter().enumerate() {
+        ignore_assets.insert(asset(&format!("tolerance.ignore_assets[{i}]"), a)?);
+    }
+    let mut assets = BTreeMap::new();
+    for (name, o) in t.assets {
+        let key = format!("tolerance.assets.{name}");
+        let sym = asset(&key, &name)?;
+        let absolute = o
+            .absolute
+            .map(|d| decimal(&format!("{key}.absolute"), Some(d), "0"))
+            .transpose()?;
+        let relative = o
+            .relative
+            .map(|d| decimal(&format!("{key}.relative"), Some(d), "0"))
+            .transpose()?;
+        if relative.is_some_and(|r| r > Decimal::ONE) {
+            return Err(invalid(format!("{key}.relative"), "must be between 0 and 1"));
+        }
+        if assets
+            .insert(sym, ToleranceOverride { absolute, relative })
+            .is_some()
+        {
+            return Err(invalid(key, "defined twice (symbols are case-insensitive)"));
+        }
+    }
+    Ok(ToleranceConfig {
+        absolute: decimal("tolerance.absolute", t.absolute, defaults::ABSOLUTE)?,
+        relative,
+        ignore_assets,
+        assets,
+    })
+}
+
+fn severity(s: file::RawSeverity) -> Result<SeverityConfig, Invalid> {
+    let [m, h, c] = defaults::SEVERITY;
+    let cfg = SeverityConfig {
+        medium: decimal("severity.medium", s.medium, m)?,
+        high: decimal("severity.high", s.high, h)?,
+        critical: decimal("severity.critical", s.critical, c)?,
+    };
+    if !(cfg.medium <= cfg.high && cfg.high <= cfg.critical) {
+        return Err(invalid(
+            "severity",
+            format!(
+                "thresholds must rise: medium ({}) <= high ({}) <= critical ({})",
+                cfg.medium, cfg.high, cfg.critical
+            ),
+        ));
+    }
+    if cfg.critical > Decimal::ONE {
+        return Err(invalid(
+            "severity.critical",
+            "must be at most 1 (a missing asset has relative difference 1)",
+        ));
+    }
+    Ok(cfg)
+}
+
+fn http_url(key: &str, raw: &str) -> Result<Url, Invalid> {
+    let url = Url::parse(raw).map_err(|e| invalid(key, format!("not a URL: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(invalid(key, "must be an http:// or https:// URL"));
+    }
+    Ok(url)
+}
+
+fn ledger(l: file::RawLedger, base: &Path) -> Result<LedgerConfig, Invalid> {
+    match l.kind.unwrap_or(LedgerKind::File) {
+        LedgerKind::File => {
+            if l.url.is_some() {
+                return Err(invalid("ledger.url", "only valid with kind = \"http\""));
+            }
+            Ok(LedgerConfig::File {
+                path: resolve(base, l.path.as_deref().unwrap_or(defaults::LEDGER_PATH)),
+            })
+        }
+        LedgerKind::Http => {
+            if l.path.is_some() {
+                return Err(invalid("ledger.path", "only valid with kind = \"file\""));
+            }
+            let url = l
+                .url
+                .ok_or_else(|| invalid("ledger.url", "required when kind = \"http\""))?;
+            Ok(LedgerConfig::Http {
+                url: http_url("ledger.url", &url)?,
+            })
+        }
+    }
+}
+
+fn logging(l: file::RawLogging, base: &Path) -> Result<LoggingConfig, Invalid> {
+    let level = l.level.unwrap_or_else(|| defaults::LOG_LEVEL.into());
+    tracing_subscriber::EnvFilter::try_new(&level)
+        .map_err(|e| invalid("logging.level", format!("'{level}': {e}")))?;
+    Ok(LoggingConfig {
+        dir: resolve(base, l.dir.as_deref().unwrap_or(defaults::LOG_DIR)),
+        level,
+        format: l.format.unwrap_or(LogFormat::Json),
+    })
+}
+
+fn retry(r: file::RawRetry) -> Result<RetryConfig, Invalid> {
+    let (a, b, m) = defaults::RETRY;
+    let max_attempts = r.max_attempts.unwrap_or(a);
+    if !(1..=20).contains(&max_attempts) {
+        return Err(invalid("retry.max_attempts", "must be between 1 and 20"));
+    }
+    let base_delay = Duration::from_millis(r.base_delay_ms.unwrap_or(b));
+    let max_delay = Duration::from_millis(r.max_delay_ms.unwrap_or(m));
+    if base_delay > max_delay {
+        return Err(invalid(
+            "retry.base_delay_ms",
+            "must not exceed retry.max_delay_ms",
+        ));
+    }
+    Ok(RetryConfig {
+        max_attempts,
+        base_delay,
+        max_delay,
+    })
+}
+
+fn breaker(b: file::RawBreaker) -> Result<BreakerConfig, Invalid> {
+    let (t, o) = defaults::BREAKER;
+    let failure_threshold = b.failure_threshold.unwrap_or(t);
+    if failure_threshold == 0 {
+        return Err(invalid(
+            "circuit_breaker.failure_threshold",
+            "must be at least 1",
+        ));
+    }
+    Ok(BreakerConfig {
+        failure_threshold,
+        open_for: duration_secs("circuit_breaker.open_secs", b.open_secs, o)?,
+    })
+}
+
+fn theme(t: Option<String>) -> Result<String, Invalid> {
+    let t = t.unwrap_or_else(|| defaults::THEME.into());
+    let ok = !t.is_empty()
+        && t
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if !ok {
+        return Err(invalid(
+            "ui.theme",
+            format!("'{t}' is not a theme name (letters, digits, '-', '_')"),
+        ));
+    }
+    Ok(t)
+}
+
+fn exchange_list(raw: Vec<RawExchange>) -> Result<Vec<ExchangeConfig>, Invalid> {
+    if raw.is_empty() {
+        return Err(invalid(
+            "exchanges",
+            "at least one [[exchanges]] entry is required",
+        ));
+    }
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::with_capacity(raw.len());
+    for (i, e) in raw.into_iter().enumerate() {
+        let cfg = exchange(i, e)?;
+        if !seen.insert(cfg.name.clone()) {
+            return Err(invalid(
+                format!("exchanges[{i}].name"),
+                format!("'{}' is used by an earlier exchange", cfg.name),
+            ));
+        }
+        out.push(cfg);
+    }
+    Ok(out)
+}
+
+fn exchange(i: usize, e: RawExchange) -> Result<ExchangeConfig, Invalid> {
+    let at = |field: &str| format!("exchanges[{i}].{field}");
+    let name_ok = !e.name.is_empty()
+        && e.name.len() <= 64
+        && e
+            .name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if !name_ok {
+        return Err(invalid(
+            at("name"),
+            format!(
+                "'{}' must be 1-64 letters, digits, '-', '_' or '.'",
+                e.name
+            ),
+        ));
+    }
+    let ctx = format!("exchanges[{i}] ({})", e.name);
+    let kind = e.kind;
+    let not_for = |field: &str, present: bool, valid_for: &str| -> Result<(), Invalid> {
+        if present {
+            Err(invalid(
+                format!("{ctx}.{field}"),
+                format!("is only valid for kind {valid_for}"),
+            ))
+        } else {
+            Ok(())
+        }
+    };
+    let is = |k: ExchangeKind| kind == k;
+    use ExchangeKind::*;
+    not_for(
+        "api_key_env",
+        e.api_key_env.is_some() && !is(Coinbase) && !is(CoinbaseExchange),
+        "coinbase or coinbase_exchange",
+    )?;
+    not_for(
+        "api_secret_env",
+        e.api_secret_env.is_some() && !is(Coinbase) && !is(CoinbaseExchange),
+        "coinbase or coinbase_exchange",
+    )?;
+    not_for(
+        "passphrase_env",
+        e.passphrase_env.is_some() && !is(CoinbaseExchange),
+        "coinbase_exchange",
+    )?;
+    not_for("address", e.address.is_some() && !is(Dydx), "dydx")?;
+    not_for("subaccount", e.subaccount.is_some() && !is(Dydx), "dydx")?;
+    for (field, present) in [
+        ("seed", e.seed.is_some()),
+        ("latency_ms", e.latency_ms.is_some()),
+        ("failure_rate", e.failure_rate.is_some()),
+        ("drift", e.drift.is_some()),
+        ("balances", e.balances.is_some()),
+        ("assets", e.assets.is_some()),
+    ] {
+        not_for(field, present && !is(Simulated), "simulated")?;
+    }
+    not_for("base_url", e.base_url.is_some() && is(Simulated), "real exchanges")?;
+
+    let require_var = |field: &str, v: &Option<String>| -> Result<(), Invalid> {
+        match v.as_deref() {
+            None => Err(invalid(format!("{ctx}.{field}"), "is required for this kind")),
+            Some(name) if !valid_env_name(name) => Err(invalid(
+                format!("{ctx}.{field}"),
+                format!("'{name}' is not an environment variable name (the secret itself belongs in that variable, not in the file)"),
+            )),
+            Some(_) => Ok(()),
+        }
+    };
+    if is(Coinbase) || is(CoinbaseExchange) {
+        require_var("api_key_env", &e.api_key_env)?;
+        require_var("api_secret_env", &e.api_secret_env)?;
+    }
+    if is(CoinbaseExchange) {
+        require_var("passphrase_env", &e.passphrase_env)?;
+    }
+    let dydx = if is(Dydx) {
+        let address = e
+            .address
+            .clone()
+            .ok_or_else(|| invalid(format!("{ctx}.address"), "is required for kind dydx"))?;
+        if address.is_empty()
+            || address.len() > 90
+            || !address.chars().all(|c| c.is_ascii_alphanumeric())
+        {
+            return Err(invalid(
+                format!("{ctx}.address"),
+                "must be 1-90 letters and digits",
+            ));
+        }
+        let sub = e.subaccount.unwrap_or(0);
+        if sub > 128_000 {
+            return Err(invalid(
+                format!("{ctx}.subaccount"),
+                "must be between 0 and 128000",
+            ));
+        }
+        Some((address, sub))
+    } else {
+        None
+    };
+    let simulated = if is(Simulated) {
+        Some(simulated(&ctx, &e)?)
+    } else {
+        None
+    };
+    let base_url = e
+        .base_url
+        .as_deref()
+        .map(|u| http_url(&format!("{ctx}.base_url"), u))
+        .transpose()?;
+    Ok(ExchangeConfig {
+        name: ExchangeName::new(e.name),
+        kind,
+        base_url,
+        credentials: CredentialVars {
+            api_key_env: e.api_key_env,
+            api_secret_env: e.api_secret_env,
+            passphrase_env: e.passphrase_env,
+        },
+        dydx,
+        simulated,
+    })
+}
+
+fn valid_env_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn simulated(ctx: &str, e: &RawExchange) -> Result<SimulatedConfig, Invalid> {
+    let [lo, hi] = e.latency_ms.unwrap_or([0, 0]);
+    if lo > hi {
+        return Err(invalid(
+            format!("{ctx}.latency_ms"),
+            format!("[{lo}, {hi}]: min must not exceed max"),
+        ));
+    }
+    let failure_rate = e.failure_rate.unwrap_or(0.0);
+    if !(0.0..=1.0).contains(&failure_rate) {
+        return Err(invalid(
+            format!("{ctx}.failure_rate"),
+            "must be between 0 and 1",
+        ));
+    }
+    let drift = decimal(&format!("{ctx}.drift"), e.drift.clone(), "0")?;
+    if drift > Decimal::ONE {
+        return Err(invalid(format!("{ctx}.drift"), "must be between 0 and 1"));
+    }
+    let holdings = match (&e.balances, e.assets) {
+        (Some(_), Some(_)) => {
+            return Err(invalid(
+                format!("{ctx}.assets"),
+                "set either balances or assets, not both",
+            ))
+        }
+        (None, None) => {
+            return Err(invalid(
+                format!("{ctx}.balances"),
+                "a simulated exchange needs balances = { … } or assets = N",
+            ))
+        }
+        (None, Some(n)) if n == 0 || n > 100_000 => {
+            return Err(invalid(
+                format!("{ctx}.assets"),
+                "must be between 1 and 100000",
+            ))
+        }
+        (None, Some(n)) => SimulatedHoldings::Generated(n),
+        (Some(map), None) => {
+            let mut out = BTreeMap::new();
+            for (sym, amount) in map {
+                let key = format!("{ctx}.balances.{sym}");
+                let a = asset(&key, sym)?;
+                let v = parse_amount(amount.0.trim()).map_err(|e| invalid(&key, e.to_string()))?;
+                if out.insert(a, v).is_some() {
+                    return Err(invalid(key, "defined twice (symbols are case-insensitive)"));
+                }
+            }
+            SimulatedHoldings::Exact(out)
+        }
+    };
+    Ok(SimulatedConfig {
+        seed: e.seed.unwrap_or(0),
+        latency_ms: (lo, hi),
+        failure_rate,
+        drift,
+        holdings,
+    })
+}

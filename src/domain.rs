@@ -1,0 +1,484 @@
+//! Domain vocabulary shared by every layer: names, exact amounts, discrepancies.
+//!
+//! Everything here is parsed once, at the edge: an [`Asset`] is always trimmed and upper
+//! case, an amount is always an exact [`Decimal`] (never an `f64`), so the rest of the code
+//! cannot compare `btc` with `BTC` or lose a satoshi to binary floating point.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+/// An asset symbol (`BTC`, `USDC`, or a perpetual market such as `ETH-USD`), normalised:
+/// trimmed and upper case, so symbols compare case-insensitively.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Asset(String);
+
+impl Asset {
+    /// Normalises a symbol; an empty or blank symbol is an error.
+    pub fn parse(raw: &str) -> Result<Self, AmountError> {
+        let trimmed = raw.trim();
+        if trimmed.is_empty() {
+            return Err(AmountError::EmptySymbol);
+        }
+        if trimmed.chars().any(|c| c.is_control() || c.is_whitespace()) {
+            return Err(AmountError::BadSymbol(trimmed.to_string()));
+        }
+        Ok(Self(trimmed.to_uppercase()))
+    }
+
+    /// The normalised symbol.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Asset {
+    type Error = AmountError;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value)
+    }
+}
+
+impl From<Asset> for String {
+    fn from(value: Asset) -> Self {
+        value.0
+    }
+}
+
+impl fmt::Display for Asset {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The configured name of one exchange account (`coinbase-main`). Kept apart from
+/// [`Asset`] by type so the two can never be swapped.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ExchangeName(String);
+
+impl ExchangeName {
+    /// Wraps a configured name (validated by the config loader).
+    pub fn new(name: impl Into<String>) -> Self {
+        Self(name.into())
+    }
+
+    /// The name as configured.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ExchangeName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Why an amount or symbol could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AmountError {
+    /// Not of the form `-?digits[.digits]`.
+    #[error("'{0}' is not a decimal amount")]
+    NotDecimal(String),
+    /// More significant digits than a 96-bit decimal holds; rounding would lose money.
+    #[error("'{0}' cannot be represented exactly (more than 28 significant digits)")]
+    Inexact(String),
+    /// An empty symbol.
+    #[error("empty asset symbol")]
+    EmptySymbol,
+    /// A symbol with whitespace or control characters inside.
+    #[error("'{0}' is not a valid asset symbol")]
+    BadSymbol(String),
+}
+
+/// Parses an amount exactly. Accepts only plain decimal notation (`-12.5`, `0.000`, `100`);
+/// rejects exponents, `+`, separators, blanks and anything that would need rounding.
+pub fn parse_amount(raw: &str) -> Result<Decimal, AmountError> {
+    let digits = raw.strip_prefix('-').unwrap_or(raw);
+    let (int_part, frac_part) = match digits.split_once('.') {
+        Some((i, f)) => (i, Some(f)),
+        None => (digits, None),
+    };
+    let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    let well_formed = !int_part.is_empty()
+        && all_digits(int_part)
+        && frac_part.is_none_or(|f| !f.is_empty() && all_digits(f));
+    if !well_formed {
+        return Err(AmountError::NotDecimal(truncate_for_message(raw)));
+    }
+    // Leading zeros of the integer part and trailing zeros of the fraction are not
+    // significant; strip them so "0.0000000000000000000000000000" stays exact.
+    let int_trimmed = int_part.trim_start_matches('0');
+    let frac_trimmed = frac_part.map(|f| f.trim_end_matches('0')).unwrap_or("");
+    let significant = if int_trimmed.is_empty() {
+        frac_trimmed.trim_start_matches('0').len()
+    } else {
+        int_trimmed.len() + frac_trimmed.len()
+    };
+    if significant > 28 || frac_trimmed.len() > 28 {
+        return Err(AmountError::Inexact(truncate_for_message(raw)));
+    }
+    let canonical = match (int_trimmed.is_empty(), frac_trimmed.is_empty()) {
+        (true, true) => "0".to_string(),
+        (true, false) => format!("0.{frac_trimmed}"),
+        (false, true) => int_trimmed.to_string(),
+        (false, false) => format!("{int_trimmed}.{frac_trimmed}"),
+    };
+    let value = Decimal::from_str_exact(&canonical)
+        .map_err(|_| AmountError::Inexact(truncate_for_message(raw)))?;
+    Ok(if raw.starts_with('-') { -value } else { value })
+}
+
+/// Keeps hostile input from flooding a one-line error message.
+fn truncate_for_message(raw: &str) -> String {
+    const MAX: usize = 40;
+    if raw.chars().count() <= MAX {
+        raw.to_string()
+    } else {
+        let head: String = raw.chars().take(MAX).collect();
+        format!("{head}…")
+    }
+}
+
+/// Formats a decimal for people and JSON: exact, without trailing zeros, never `-0`.
+pub fn format_amount(value: Decimal) -> String {
+    let normalised = value.normalize();
+    if normalised.is_zero() {
+        "0".to_string()
+    } else {
+        normalised.to_string()
+    }
+}
+
+/// Pads formatted amounts so their decimal points line up in a right-aligned column:
+/// `["1.5", "100", "-0.25"]` → `["   1.5 ", " 100   ", "  -0.25"]`.
+pub fn align_decimals(values: &[String]) -> Vec<String> {
+    let split = |v: &str| -> (usize, usize) {
+        match v.find('.') {
+            Some(p) => (p, v.len() - p),
+            None => (v.len(), 0),
+        }
+    };
+    let int_w = values.iter().map(|v| split(v).0).max().unwrap_or(0);
+    let frac_w = values.iter().map(|v| split(v).1).max().unwrap_or(0);
+    values
+        .iter()
+        .map(|v| {
+            let (i, f) = split(v);
+            format!("{}{}{}", " ".repeat(int_w - i), v, " ".repeat(frac_w - f))
+        })
+        .collect()
+}
+
+/// One asset's holding on one exchange, as reported: total = available + hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Balance {
+    /// The asset (or perpetual market) held.
+    pub asset: Asset,
+    /// Spendable part.
+    pub available: Decimal,
+    /// Part locked by open orders or pending transfers.
+    pub hold: Decimal,
+}
+
+impl Balance {
+    /// The amount reconciled against the ledger.
+    pub fn total(&self) -> Decimal {
+        self.available + self.hold
+    }
+}
+
+/// What kind of gap a discrepancy is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DiscrepancyKind {
+    /// Both sides hold the asset, in different amounts.
+    Mismatch,
+    /// The ledger expects the asset; the exchange reports none.
+    MissingOnExchange,
+    /// The exchange reports the asset; the ledger expects none.
+    MissingLocally,
+}
+
+impl DiscrepancyKind {
+    /// The snake_case word used in JSON, the store and the audit trail.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Mismatch => "mismatch",
+            Self::MissingOnExchange => "missing_on_exchange",
+            Self::MissingLocally => "missing_locally",
+        }
+    }
+}
+
+impl FromStr for DiscrepancyKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "mismatch" => Ok(Self::Mismatch),
+            "missing_on_exchange" => Ok(Self::MissingOnExchange),
+            "missing_locally" => Ok(Self::MissingLocally),
+            other => Err(format!("unknown discrepancy kind '{other}'")),
+        }
+    }
+}
+
+/// How bad a discrepancy is, from its relative size. Ordered: `Low < … < Critical`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DiscrepancySeverity {
+    /// Below the `medium` threshold.
+    Low,
+    /// At or above `[severity] medium`.
+    Medium,
+    /// At or above `[severity] high`.
+    High,
+    /// At or above `[severity] critical`; every missing asset outside tolerance.
+    Critical,
+}
+
+impl DiscrepancySeverity {
+    /// All severities, mildest first.
+    pub const ALL: [Self; 4] = [Self::Low, Self::Medium, Self::High, Self::Critical];
+
+    /// The lowercase word used in JSON, the store and the audit trail.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Low => "low",
+            Self::Medium => "medium",
+            Self::High => "high",
+            Self::Critical => "critical",
+        }
+    }
+
+    /// A symbol that reads without colour (the TUI and table output pair it with the word).
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Self::Low => "·",
+            Self::Medium => "▲",
+            Self::High => "◆",
+            Self::Critical => "✖",
+        }
+    }
+}
+
+impl FromStr for DiscrepancySeverity {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "low" => Ok(Self::Low),
+            "medium" => Ok(Self::Medium),
+            "high" => Ok(Self::High),
+            "critical" => Ok(Self::Critical),
+            other => Err(format!("unknown severity '{other}'")),
+        }
+    }
+}
+
+impl fmt::Display for DiscrepancySeverity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Identity of a discrepancy: `<exchange>:<ASSET>`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct DiscrepancyId(String);
+
+impl DiscrepancyId {
+    /// Builds the id of the (exchange, asset) pair.
+    pub fn new(exchange: &ExchangeName, asset: &Asset) -> Self {
+        Self(format!("{exchange}:{asset}"))
+    }
+
+    /// Parses `exchange:asset` as typed by a person (`recon ack coinbase-main:btc`); the
+    /// asset part is normalised. Exchange names may not contain ':'; the split is at the
+    /// last colon so that is never ambiguous.
+    pub fn parse(raw: &str) -> Result<(ExchangeName, Asset), String> {
+        let (exchange, asset) = raw
+            .rsplit_once(':')
+            .ok_or_else(|| format!("'{raw}' is not of the form <exchange>:<asset>"))?;
+        let exchange = exchange.trim();
+        if exchange.is_empty() {
+            return Err(format!("'{raw}' names no exchange"));
+        }
+        let asset = Asset::parse(asset).map_err(|e| format!("'{raw}': {e}"))?;
+        Ok((ExchangeName::new(exchange), asset))
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for DiscrepancyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Who acknowledged a discrepancy, when, why, and at what size.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Acknowledgement {
+    /// The person (or `$USER`).
+    pub by: String,
+    /// Free text.
+    pub note: String,
+    /// When it was recorded.
+    pub at: DateTime<Utc>,
+    /// The difference at the time; the ack lapses if the gap grows beyond it.
+    pub difference: Decimal,
+}
+
+/// One (exchange, asset) pair outside tolerance, with its lifecycle state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BalanceDiscrepancy {
+    /// `<exchange>:<ASSET>`.
+    pub id: DiscrepancyId,
+    /// The exchange account.
+    pub exchange: ExchangeName,
+    /// The asset.
+    pub asset: Asset,
+    /// Mismatch or missing on one side.
+    pub kind: DiscrepancyKind,
+    /// What the ledger says.
+    pub local: Decimal,
+    /// What the exchange says.
+    pub exchange_amount: Decimal,
+    /// `exchange − local`.
+    pub difference: Decimal,
+    /// `|difference| / max(|local|, |exchange|)`, unrounded.
+    pub relative: Decimal,
+    /// From `relative` against the configured thresholds.
+    pub severity: DiscrepancySeverity,
+    /// The tolerance bound that was exceeded.
+    pub allowed: Decimal,
+    /// `default` or `asset:<ASSET>`.
+    pub tolerance_source: String,
+    /// When this discrepancy was first seen (in its current open episode).
+    pub opened_at: DateTime<Utc>,
+    /// Present while acknowledged.
+    pub acknowledgement: Option<Acknowledgement>,
+}
+
+impl BalanceDiscrepancy {
+    /// Acknowledged discrepancies stay visible but do not raise status or exit code.
+    pub fn is_acknowledged(&self) -> bool {
+        self.acknowledgement.is_some()
+    }
+}
+
+/// Overall outcome of a cycle (SPEC §2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReconciliationStatus {
+    /// Every exchange fetched; no unacknowledged discrepancy.
+    Reconciled,
+    /// Every exchange fetched; at least one unacknowledged discrepancy.
+    Discrepancies,
+    /// Some exchanges failed; the others were reconciled.
+    Partial,
+    /// The ledger could not be read, or no exchange could be fetched.
+    Failed,
+}
+
+impl ReconciliationStatus {
+    /// The word used in JSON, the store and the audit trail.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Reconciled => "reconciled",
+            Self::Discrepancies => "discrepancies",
+            Self::Partial => "partial",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+impl FromStr for ReconciliationStatus {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "reconciled" => Ok(Self::Reconciled),
+            "discrepancies" => Ok(Self::Discrepancies),
+            "partial" => Ok(Self::Partial),
+            "failed" => Ok(Self::Failed),
+            other => Err(format!("unknown status '{other}'")),
+        }
+    }
+}
+
+impl fmt::Display for ReconciliationStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_amount_accepts_plain_decimals_exactly() {
+        assert_eq!(parse_amount("1.50000000").unwrap().to_string(), "1.5");
+        assert_eq!(parse_amount("-5768.816478").unwrap().to_string(), "-5768.816478");
+        assert_eq!(parse_amount("0").unwrap(), Decimal::ZERO);
+        assert_eq!(
+            parse_amount("0.0000000000000000000000000000000").unwrap(),
+            Decimal::ZERO
+        );
+        assert_eq!(
+            parse_amount("123456789.12345678").unwrap().to_string(),
+            "123456789.12345678"
+        );
+        assert_eq!(
+            parse_amount("0.000000000000000001").unwrap().to_string(),
+            "0.000000000000000001"
+        );
+    }
+
+    #[test]
+    fn parse_amount_rejects_what_it_cannot_hold_exactly() {
+        for bad in ["", "-", ".5", "5.", "1e5", "+1", " 1", "1,000", "N/A", "1.2.3", "--1"] {
+            assert!(matches!(parse_amount(bad), Err(AmountError::NotDecimal(_))), "{bad}");
+        }
+        // 31 significant digits.
+        assert_eq!(
+            parse_amount("1234567890.123456789012345678901"),
+            Err(AmountError::Inexact("1234567890.123456789012345678901".into()))
+        );
+        assert!(matches!(
+            parse_amount("99999999999999999999999999999"),
+            Err(AmountError::Inexact(_))
+        ));
+    }
+
+    #[test]
+    fn format_amount_is_exact_and_never_negative_zero() {
+        assert_eq!(format_amount(parse_amount("1.50000000").unwrap()), "1.5");
+        assert_eq!(format_amount(parse_amount("-0.000").unwrap()), "0");
+        assert_eq!(format_amount(parse_amount("100").unwrap()), "100");
+    }
+
+    #[test]
+    fn align_decimals_lines_up_points() {
+        let v: Vec<String> = ["1.5", "100", "-0.25"].iter().map(|s| s.to_string()).collect();
+        assert_eq!(align_decimals(&v), vec!["   1.5 ", " 100   ", "  -0.25"]);
+    }
+
+    #[test]
+    fn assets_normalise_and_ids_parse() {
+        assert_eq!(Asset::parse(" btc ").unwrap().as_str(), "BTC");
+        assert!(Asset::parse("  ").is_err());
+        let (ex, asset) = DiscrepancyId::parse("coinbase-main:usdc").unwrap();
+        assert_eq!((ex.as_str(), asset.as_str()), ("coinbase-main", "USDC"));
+        assert!(DiscrepancyId::parse("nocolon").is_err());
+        assert!(DiscrepancyId::parse(":BTC").is_err());
+    }
+}

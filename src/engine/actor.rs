@@ -1,0 +1,333 @@
+//! `ReconciliationActor`: one tokio task owns the service and runs the loop; front ends
+//! talk to it through a cheap, cloneable [`ReconciliationHandle`].
+//!
+//! The cycle runs as its own future inside the actor's `select!`, so requests are answered
+//! while exchanges are being fetched. Pressing "reconcile now" during a cycle queues
+//! exactly one more. The latest state is published on a `watch` (a slow reader skips,
+//! never lags); every completed report also goes out on a `broadcast` for consumers that
+//! must see each cycle.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use super::{PortfolioReconciliationService, ReconciliationReport};
+use crate::domain::{Asset, BalanceDiscrepancy, ExchangeName};
+use crate::error::ReconciliationError;
+use crate::store::thread::StoreHandle;
+use crate::store::AuditEntry;
+
+/// How long shutdown waits for the cycle in flight before cancelling it.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+/// Cycle latencies kept for the sparkline.
+pub const LATENCY_HISTORY: usize = 120;
+
+type Reply<T> = oneshot::Sender<Result<T, ReconciliationError>>;
+
+enum Request {
+    ReconcileNow { reply: Option<Reply<Arc<ReconciliationReport>>> },
+    Acknowledged(BalanceDiscrepancy),
+    SetPaused(bool),
+    Shutdown { reply: oneshot::Sender<()> },
+}
+
+/// What the front ends render: the latest report and the loop's state. Immutable; a new
+/// one is published on every change.
+#[derive(Debug, Clone, Default)]
+pub struct EngineView {
+    /// The latest report, if a cycle has completed.
+    pub report: Option<Arc<ReconciliationReport>>,
+    /// A cycle is in flight.
+    pub cycle_running: bool,
+    /// The interval loop is paused (manual cycles still run).
+    pub paused: bool,
+    /// When the next scheduled cycle starts (None while paused or running).
+    pub next_cycle_at: Option<DateTime<Utc>>,
+    /// Time between cycles.
+    pub interval: Duration,
+    /// Durations of recent cycles, oldest first.
+    pub latency_history: Vec<u64>,
+    /// The last engine-level failure (the store), if the last cycle hit one.
+    pub engine_error: Option<String>,
+    /// Cycles completed since start.
+    pub cycles_completed: u64,
+}
+
+/// The front ends' access to the engine.
+#[derive(Clone)]
+pub struct ReconciliationHandle {
+    tx: mpsc::Sender<Request>,
+    view: watch::Receiver<Arc<EngineView>>,
+    reports: broadcast::Sender<Arc<ReconciliationReport>>,
+    store: StoreHandle,
+}
+
+impl ReconciliationHandle {
+    /// Runs a cycle now (or after the one in flight) and returns its report.
+    pub async fn reconcile_now(&self) -> Result<Arc<ReconciliationReport>, ReconciliationError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Request::ReconcileNow { reply: Some(reply) })
+            .await
+            .map_err(|_| ReconciliationError::EngineStopped)?;
+        rx.await.map_err(|_| ReconciliationError::EngineStopped)?
+    }
+
+    /// Asks for a cycle without waiting for it.
+    pub fn request_reconcile(&self) -> Result<(), ReconciliationError> {
+        self.tx
+            .try_send(Request::ReconcileNow { reply: None })
+            .or_else(|e| match e {
+                // A full queue already holds requests that will run a cycle.
+                mpsc::error::TrySendError::Full(_) => Ok(()),
+                mpsc::error::TrySendError::Closed(_) => Err(ReconciliationError::EngineStopped),
+            })
+    }
+
+    /// Acknowledges an open discrepancy; the view reflects it at once.
+    pub async fn acknowledge(
+        &self,
+        exchange: ExchangeName,
+        asset: Asset,
+        by: String,
+        note: String,
+    ) -> Result<BalanceDiscrepancy, ReconciliationError> {
+        let d = super::service::acknowledge(&self.store, exchange, asset, by, note).await?;
+        // The ack is durable already; a stopped actor only means no view to refresh.
+        let _ = self.tx.send(Request::Acknowledged(d.clone())).await;
+        Ok(d)
+    }
+
+    /// Pauses or resumes the interval loop.
+    pub async fn set_paused(&self, paused: bool) -> Result<(), ReconciliationError> {
+        self.tx
+            .send(Request::SetPaused(paused))
+            .await
+            .map_err(|_| ReconciliationError::EngineStopped)
+    }
+
+    /// A page of the audit trail, newest first, strictly before `before`.
+    pub async fn audit_page(
+        &self,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>, ReconciliationError> {
+        Ok(self
+            .store
+            .call(move |repo| repo.audit_page(before, limit))
+            .await?)
+    }
+
+    /// Every completed report from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<ReconciliationReport>> {
+        self.reports.subscribe()
+    }
+
+    /// The latest state.
+    pub fn view(&self) -> watch::Receiver<Arc<EngineView>> {
+        self.view.clone()
+    }
+
+    /// The store (for front ends that append their own audit events).
+    pub fn store(&self) -> &StoreHandle {
+        &self.store
+    }
+
+    /// Stops the loop: lets the cycle in flight finish (up to [`SHUTDOWN_GRACE`]), then
+    /// returns. Idempotent.
+    pub async fn shutdown(&self) {
+        let (reply, rx) = oneshot::channel();
+        if self.tx.send(Request::Shutdown { reply }).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
+}
+
+type CycleFuture<S> =
+    Pin<Box<dyn Future<Output = (S, Result<ReconciliationReport, ReconciliationError>)> + Send>>;
+
+/// The task that owns the service.
+pub struct ReconciliationActor<S> {
+    service: Option<S>,
+    rx: mpsc::Receiver<Request>,
+    view_tx: watch::Sender<Arc<EngineView>>,
+    reports: broadcast::Sender<Arc<ReconciliationReport>>,
+    view: EngineView,
+    history: VecDeque<u64>,
+    waiting: Vec<Reply<Arc<ReconciliationReport>>>,
+    queued: Vec<Reply<Arc<ReconciliationReport>>>,
+    again: bool,
+}
+
+impl<S: PortfolioReconciliationService + 'static> ReconciliationActor<S> {
+    /// Starts the actor. The first cycle runs at once unless `paused`.
+    pub fn spawn(
+        service: S,
+        store: StoreHandle,
+        interval: Duration,
+        paused: bool,
+        history: Vec<u64>,
+    ) -> (ReconciliationHandle, JoinHandle<()>) {
+        let (tx, rx) = mpsc::channel(64);
+        let mut history: VecDeque<u64> = history.into_iter().collect();
+        while history.len() > LATENCY_HISTORY {
+            history.pop_front();
+        }
+        let view = EngineView {
+            paused,
+            interval,
+            latency_history: history.iter().copied().collect(),
+            ..EngineView::default()
+        };
+        let (view_tx, view_rx) = watch::channel(Arc::new(view.clone()));
+        let (reports, _) = broadcast::channel(64);
+        let actor = Self {
+            service: Some(service),
+            rx,
+            view_tx,
+            reports: reports.clone(),
+            view,
+            history,
+            waiting: Vec::new(),
+            queued: Vec::new(),
+            again: false,
+        };
+        let join = tokio::spawn(actor.run(interval));
+        let handle = ReconciliationHandle {
+            tx,
+            view: view_rx,
+            reports,
+            store,
+        };
+        (handle, join)
+    }
+
+    fn publish(&self) {
+        self.view_tx.send_replace(Arc::new(self.view.clone()));
+    }
+
+    fn start_cycle(&mut self) -> Option<CycleFuture<S>> {
+        let mut service = self.service.take()?;
+        self.waiting.append(&mut self.queued);
+        self.again = false;
+        self.view.cycle_running = true;
+        self.view.next_cycle_at = None;
+        self.publish();
+        Some(Box::pin(async move {
+            let r = service.reconcile().await;
+            (service, r)
+        }))
+    }
+
+    fn finish_cycle(&mut self, service: S, result: Result<ReconciliationReport, ReconciliationError>) {
+        self.service = Some(service);
+        self.view.cycle_running = false;
+        let reply: Result<Arc<ReconciliationReport>, Arc<ReconciliationError>> = match result {
+            Ok(report) => {
+                let report = Arc::new(report);
+                self.history.push_back(report.duration_ms);
+                if self.history.len() > LATENCY_HISTORY {
+                    self.history.pop_front();
+                }
+                self.view.latency_history = self.history.iter().copied().collect();
+                self.view.report = Some(report.clone());
+                self.view.engine_error = None;
+                self.view.cycles_completed += 1;
+                // No subscriber is fine: the TUI uses the watch only.
+                let _ = self.reports.send(report.clone());
+                Ok(report)
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cycle could not be completed");
+                self.view.engine_error = Some(e.to_string());
+                Err(Arc::new(e))
+            }
+        };
+        for w in self.waiting.drain(..) {
+            let _ = w.send(reply.clone().map_err(ReconciliationError::Shared));
+        }
+    }
+
+    async fn run(mut self, interval: Duration) {
+        let mut next_at = Instant::now();
+        let mut cycle: Option<CycleFuture<S>> = None;
+        if !self.view.paused {
+            cycle = self.start_cycle();
+        }
+        loop {
+            let idle = cycle.is_none();
+            let scheduled = idle && !self.view.paused;
+            tokio::select! {
+                req = self.rx.recv() => match req {
+                    None => break,
+                    Some(Request::Shutdown { reply }) => {
+                        if let Some(c) = cycle.take() {
+                            if let Ok((s, r)) = tokio::time::timeout(SHUTDOWN_GRACE, c).await {
+                                self.finish_cycle(s, r);
+                            }
+                        }
+                        let _ = reply.send(());
+                        break;
+                    }
+                    Some(Request::ReconcileNow { reply }) => {
+                        if let Some(reply) = reply {
+                            self.queued.push(reply);
+                        }
+                        if idle {
+                            cycle = self.start_cycle();
+                        } else {
+                            self.again = true;
+                        }
+                    }
+                    Some(Request::SetPaused(p)) => {
+                        self.view.paused = p;
+                        if p {
+                            self.view.next_cycle_at = None;
+                        } else if idle {
+                            next_at = next_at.max(Instant::now());
+                            self.view.next_cycle_at = Some(wall_clock(next_at));
+                        }
+                        self.publish();
+                    }
+                    Some(Request::Acknowledged(d)) => {
+                        if let Some(report) = &self.view.report {
+                            self.view.report = Some(Arc::new(report.with_discrepancy(&d)));
+                            self.publish();
+                        }
+                    }
+                },
+                (service, result) = async { cycle.as_mut().expect("guarded by is_some").await }, if cycle.is_some() => {
+                    cycle = None;
+                    self.finish_cycle(service, result);
+                    next_at = Instant::now() + interval;
+                    if self.again {
+                        cycle = self.start_cycle();
+                    } else {
+                        if !self.view.paused {
+                            self.view.next_cycle_at = Some(wall_clock(next_at));
+                        }
+                        self.publish();
+                    }
+                },
+                _ = tokio::time::sleep_until(next_at), if scheduled => {
+                    cycle = self.start_cycle();
+                }
+            }
+        }
+        self.view.cycle_running = false;
+        self.view.next_cycle_at = None;
+        self.publish();
+    }
+}
+
+fn wall_clock(at: Instant) -> DateTime<Utc> {
+    let ahead = at.saturating_duration_since(Instant::now());
+    Utc::now() + chrono::Duration::from_std(ahead).unwrap_or_default()
+}

@@ -1,0 +1,34 @@
+//! The reconciliation engine: pure rules and lifecycle, the report, the service that runs
+//! a cycle, and the actor that owns the service for the front ends.
+
+pub mod actor;
+pub mod lifecycle;
+pub mod report;
+pub mod rules;
+pub mod service;
+
+use async_trait::async_trait;
+
+pub use actor::{EngineView, ReconciliationActor, ReconciliationHandle};
+pub use report::{ExchangeReport, ExchangeStatus, ReconciliationReport};
+pub use service::ConcretePortfolioReconciliationService;
+
+use crate::domain::{Asset, BalanceDiscrepancy, ExchangeName};
+use crate::error::ReconciliationError;
+
+/// Reconciles the portfolio: one cycle on demand, acknowledgements.
+#[async_trait]
+pub trait PortfolioReconciliationService: Send {
+    /// Runs one cycle and persists it. Exchange and ledger failures are part of the
+    /// report (`partial` / `failed`); only a store failure is an `Err`.
+    async fn reconcile(&mut self) -> Result<ReconciliationReport, ReconciliationError>;
+
+    /// Acknowledges the open discrepancy `exchange:asset`.
+    async fn acknowledge(
+        &self,
+        exchange: ExchangeName,
+        asset: Asset,
+        by: String,
+        note: String,
+    ) -> Result<BalanceDiscrepancy, ReconciliationError>;
+}

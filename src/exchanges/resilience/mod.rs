@@ -1,0 +1,15 @@
+//! Resilience around every exchange: retry with capped full-jitter backoff, and a
+//! per-exchange circuit breaker.
+//!
+//! Why by hand: the retry crates (backoff, backon, tokio-retry) do not let a single
+//! policy honour a server's `Retry-After` (in seconds for Coinbase, milliseconds for
+//! dYdX) per attempt while counting attempts for the report, and the breaker crates
+//! (failsafe, recloser) count failed *calls*, whereas recon opens the circuit after
+//! consecutive failed *cycles* and must report every state change to the audit trail.
+//! Both mechanisms are small state machines, tested here as pure functions.
+
+mod breaker;
+mod retry;
+
+pub use breaker::{BreakerState, BreakerTransition, CircuitBreaker, Permit};
+pub use retry::{backoff_cap, full_jitter_delay, run_with_retry, AttemptFailure, RetryPolicy};

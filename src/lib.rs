@@ -1,0 +1,27 @@
+//! recon — reconciles a trading desk's ledger against what its exchanges report.
+//!
+//! Layers, arrows pointing one way:
+//! `domain ← ledger, exchanges, store ← engine ← commands, tui ← main`.
+//! Nothing below `commands`/`tui` names a terminal crate.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod domain;
+pub mod engine;
+pub mod error;
+pub mod exchanges;
+pub mod ledger;
+pub mod store;
+
+pub use config::TradingConfig;
+pub use domain::{Balance, BalanceDiscrepancy, DiscrepancySeverity, ReconciliationStatus};
+pub use engine::{
+    ConcretePortfolioReconciliationService, PortfolioReconciliationService, ReconciliationActor,
+    ReconciliationReport,
+};
+pub use error::ReconciliationError;
+pub use store::ReconciliationRepository;

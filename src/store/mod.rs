@@ -1,0 +1,336 @@
+//! Persistence: `ReconciliationRepository` over one SQLite file (WAL, `synchronous=FULL`).
+//!
+//! A cycle is written in one IMMEDIATE transaction — cycle row, per-exchange results,
+//! changed balance snapshots, discrepancy lifecycle and audit entries — so a crash loses
+//! at most the cycle in flight and never leaves a half-written chain. The repository is
+//! synchronous; async code reaches it through [`thread::StoreHandle`], which owns it on a
+//! dedicated thread.
+
+pub mod audit;
+mod records;
+mod schema;
+pub mod thread;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
+
+pub use audit::{AuditEntry, AuditEvent, AuditKind, ChainStatus};
+pub use records::{CycleInput, CyclePlan, DiscrepancyWrite, ExchangeRecord, SnapshotRow, StoredDiscrepancy};
+
+use crate::domain::{
+    format_amount, Acknowledgement, Asset, BalanceDiscrepancy, DiscrepancyId, ExchangeName,
+};
+
+/// Why a store operation failed; names the database file.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite reported an error.
+    #[error("database {path}: {source}")]
+    Sqlite {
+        /// The database file.
+        path: String,
+        /// SQLite's error.
+        source: rusqlite::Error,
+    },
+    /// The schema is not one this build can use.
+    #[error("database {path}: {message}")]
+    Schema {
+        /// The database file.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A stored value could not be read back (hand-edited database).
+    #[error("database {path}: unreadable {what}: '{value}'")]
+    Corrupt {
+        /// The database file.
+        path: String,
+        /// Which column.
+        what: &'static str,
+        /// The value found.
+        value: String,
+    },
+    /// `ack` named a discrepancy that is not open.
+    #[error("no open discrepancy '{0}'")]
+    NotOpen(String),
+    /// The store thread has stopped.
+    #[error("the store thread has stopped")]
+    Stopped,
+}
+
+/// The repository: one connection, owned by one thread at a time.
+pub struct ReconciliationRepository {
+    conn: Connection,
+    path: String,
+    /// Last snapshot written per (exchange, asset), so unchanged balances cost no row.
+    last_snapshot: HashMap<(String, String), (String, String)>,
+}
+
+impl ReconciliationRepository {
+    /// Opens (creating if needed) and migrates the database at `path`.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let shown = path.display().to_string();
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| StoreError::Schema {
+                path: shown.clone(),
+                message: format!("cannot create directory: {e}"),
+            })?;
+        }
+        let sql = |source| StoreError::Sqlite {
+            path: shown.clone(),
+            source,
+        };
+        let mut conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(sql)?;
+        // Another recon process (TUI + `recon ack`) may hold the write lock briefly.
+        conn.busy_timeout(Duration::from_secs(10)).map_err(sql)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(sql)?;
+        conn.pragma_update(None, "synchronous", "FULL").map_err(sql)?;
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(sql)?;
+        conn.pragma_update(None, "recursive_triggers", "ON")
+            .map_err(sql)?;
+        schema::migrate(&mut conn)
+            .map_err(sql)?
+            .map_err(|message| StoreError::Schema {
+                path: shown.clone(),
+                message,
+            })?;
+        let mut repo = Self {
+            conn,
+            path: shown,
+            last_snapshot: HashMap::new(),
+        };
+        repo.load_snapshot_cache()?;
+        Ok(repo)
+    }
+
+    /// The database file, for messages.
+    pub fn path(&self) -> PathBuf {
+        PathBuf::from(&self.path)
+    }
+
+    fn sql(&self, source: rusqlite::Error) -> StoreError {
+        StoreError::Sqlite {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    fn load_snapshot_cache(&mut self) -> Result<(), StoreError> {
+        let rows: Vec<_> = {
+            let mut stmt = self
+                .conn
+                .prepare(
+                    "SELECT exchange, asset, local, exchange_amount FROM balance_snapshots s
+                     WHERE cycle_id = (SELECT MAX(cycle_id) FROM balance_snapshots
+                                       WHERE exchange = s.exchange AND asset = s.asset)",
+                )
+                .map_err(|e| self.sql(e))?;
+            let mapped = stmt
+                .query_map([], |r| {
+                    Ok(((r.get(0)?, r.get(1)?), (r.get(2)?, r.get(3)?)))
+                })
+                .map_err(|e| self.sql(e))?;
+            mapped.collect::<rusqlite::Result<_>>().map_err(|e| self.sql(e))?
+        };
+        self.last_snapshot = rows.into_iter().collect();
+        Ok(())
+    }
+
+    /// Appends audit events in their own transaction.
+    pub fn append_audit(&mut self, at: DateTime<Utc>, events: &[AuditEvent]) -> Result<(), StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| StoreError::Sqlite { path: self.path.clone(), source: e })?;
+        audit::append(&tx, at, events)
+            .and_then(|()| tx.commit())
+            .map_err(|e| self.sql(e))
+    }
+
+    /// A page of the audit trail, newest first, before `before` (a seq).
+    pub fn audit_page(&self, before: Option<i64>, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
+        audit::page(&self.conn, before, limit).map_err(|e| self.sql(e))
+    }
+
+    /// Number of audit entries.
+    pub fn audit_count(&self) -> Result<i64, StoreError> {
+        audit::count(&self.conn).map_err(|e| self.sql(e))
+    }
+
+    /// Recomputes the whole hash chain.
+    pub fn verify_audit(&self) -> Result<ChainStatus, StoreError> {
+        audit::verify(&self.conn).map_err(|e| self.sql(e))
+    }
+
+    /// Discrepancies not yet resolved, acknowledged or not.
+    pub fn open_discrepancies(&self) -> Result<Vec<StoredDiscrepancy>, StoreError> {
+        records::load_open(&self.conn, &self.path)
+    }
+
+    /// Writes one cycle. `plan` receives the currently open discrepancies (read inside the
+    /// transaction, so an ack from another process is never overwritten) and returns what
+    /// to write. Returns the new cycle id and the plan.
+    pub fn commit_cycle(
+        &mut self,
+        input: &CycleInput,
+        plan: impl FnOnce(Vec<StoredDiscrepancy>) -> CyclePlan,
+    ) -> Result<(i64, CyclePlan), StoreError> {
+        let path = self.path.clone();
+        let sql = |source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sql)?;
+        let open = records::load_open(&tx, &path)?;
+        let plan = plan(open);
+        let cycle_id = records::insert_cycle(&tx, input, &plan).map_err(sql)?;
+        let changed = records::insert_snapshots(&tx, cycle_id, &input.snapshots, &self.last_snapshot)
+            .map_err(sql)?;
+        records::apply_writes(&tx, &plan.writes).map_err(sql)?;
+        let mut events = plan.events.clone();
+        events.push(AuditEvent::new(
+            AuditKind::CycleCompleted,
+            format!("cycle {cycle_id}"),
+            serde_json::json!({
+                "cycle_id": cycle_id,
+                "status": plan.status.as_str(),
+                "worst_severity": plan.worst.map(|s| s.as_str()),
+                "duration_ms": input.duration_ms,
+                "exchanges_ok": input.exchanges.iter().filter(|e| e.status == "ok").count(),
+                "exchanges_failed": input.exchanges.iter().filter(|e| e.status != "ok").count(),
+                "open_discrepancies": plan.discrepancies.len(),
+            }),
+        ));
+        audit::append(&tx, input.finished_at, &events).map_err(sql)?;
+        tx.commit().map_err(sql)?;
+        for row in changed {
+            self.last_snapshot
+                .insert((row.exchange, row.asset), (row.local, row.exchange_amount));
+        }
+        Ok((cycle_id, plan))
+    }
+
+    /// Acknowledges the open discrepancy `exchange:asset`: appends to `acknowledgements`,
+    /// marks the discrepancy, audits it — one transaction.
+    pub fn acknowledge(
+        &mut self,
+        exchange: &ExchangeName,
+        asset: &Asset,
+        by: &str,
+        note: &str,
+        at: DateTime<Utc>,
+    ) -> Result<BalanceDiscrepancy, StoreError> {
+        let key = DiscrepancyId::new(exchange, asset);
+        let path = self.path.clone();
+        let sql = |source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sql)?;
+        let open = records::load_open(&tx, &path)?;
+        let Some(mut current) = open.into_iter().find(|d| d.discrepancy.id == key) else {
+            return Err(StoreError::NotOpen(key.to_string()));
+        };
+        let ack = Acknowledgement {
+            by: by.to_string(),
+            note: note.to_string(),
+            at,
+            difference: current.discrepancy.difference,
+        };
+        let ts = audit::timestamp(at);
+        tx.execute(
+            "INSERT INTO acknowledgements (discrepancy_row, key, by, note, at, difference)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![current.row_id, key.as_str(), by, note, ts, ack.difference.to_string()],
+        )
+        .map_err(sql)?;
+        tx.execute(
+            "UPDATE discrepancies SET acknowledged_by = ?2, ack_note = ?3, acknowledged_at = ?4,
+                 acknowledged_difference = ?5, updated_at = ?4
+             WHERE row_id = ?1",
+            params![current.row_id, by, note, ts, ack.difference.to_string()],
+        )
+        .map_err(sql)?;
+        audit::append(
+            &tx,
+            at,
+            &[AuditEvent::new(
+                AuditKind::DiscrepancyAcknowledged,
+                key.as_str(),
+                serde_json::json!({
+                    "by": by,
+                    "note": note,
+                    "difference": format_amount(ack.difference),
+                    "severity": current.discrepancy.severity.as_str(),
+                }),
+            )],
+        )
+        .map_err(sql)?;
+        tx.commit().map_err(sql)?;
+        current.discrepancy.acknowledgement = Some(ack);
+        Ok(current.discrepancy)
+    }
+
+    /// When each exchange last fetched successfully.
+    pub fn last_ok(&self) -> Result<HashMap<ExchangeName, DateTime<Utc>>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT ce.exchange, MAX(c.finished_at) FROM cycle_exchanges ce
+                 JOIN cycles c ON c.id = ce.cycle_id WHERE ce.status = 'ok' GROUP BY ce.exchange",
+            )
+            .map_err(|e| self.sql(e))?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .map_err(|e| self.sql(e))?;
+        let mut out = HashMap::new();
+        for row in rows {
+            let (exchange, at) = row.map_err(|e| self.sql(e))?;
+            let at = records::parse_time(&self.path, &at)?;
+            out.insert(ExchangeName::new(exchange), at);
+        }
+        Ok(out)
+    }
+
+    /// Durations of the last `n` cycles, oldest first (the TUI's sparkline on start).
+    pub fn recent_durations(&self, n: u32) -> Result<Vec<u64>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT duration_ms FROM cycles ORDER BY id DESC LIMIT ?1")
+            .map_err(|e| self.sql(e))?;
+        let rows = stmt
+            .query_map([n], |r| r.get::<_, i64>(0))
+            .map_err(|e| self.sql(e))?;
+        let mut v: Vec<u64> = rows
+            .map(|r| r.map(|d| d.max(0) as u64))
+            .collect::<rusqlite::Result<_>>()
+            .map_err(|e| self.sql(e))?;
+        v.reverse();
+        Ok(v)
+    }
+
+    /// The latest cycle id, if any.
+    pub fn last_cycle_id(&self) -> Result<Option<i64>, StoreError> {
+        self.conn
+            .query_row("SELECT MAX(id) FROM cycles", [], |r| r.get(0))
+            .optional()
+            .map(Option::flatten)
+            .map_err(|e| self.sql(e))
+    }
+}

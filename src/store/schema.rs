@@ -1,0 +1,123 @@
+//! Schema and migrations, versioned by `PRAGMA user_version`.
+//!
+//! Why by hand: the migration crates (refinery, rusqlite_migration) add a table or a
+//! build step for what is here a list of SQL batches applied in one transaction each;
+//! `user_version` is SQLite's own slot for exactly this.
+
+use rusqlite::Connection;
+
+/// Migrations in order; index + 1 is the schema version it produces.
+const MIGRATIONS: &[&str] = &[
+    // 1: cycles, per-exchange results, change-only balance snapshots, discrepancies with
+    // their lifecycle, append-only acknowledgements and audit log.
+    r#"
+CREATE TABLE cycles (
+    id             INTEGER PRIMARY KEY,
+    started_at     TEXT    NOT NULL,
+    finished_at    TEXT    NOT NULL,
+    duration_ms    INTEGER NOT NULL,
+    status         TEXT    NOT NULL,
+    worst_severity TEXT,
+    ledger_error   TEXT
+);
+CREATE TABLE cycle_exchanges (
+    cycle_id   INTEGER NOT NULL REFERENCES cycles(id),
+    exchange   TEXT    NOT NULL,
+    kind       TEXT    NOT NULL,
+    status     TEXT    NOT NULL,
+    latency_ms INTEGER NOT NULL,
+    attempts   INTEGER NOT NULL,
+    error      TEXT,
+    pages      INTEGER NOT NULL,
+    rows       INTEGER NOT NULL,
+    complete   INTEGER NOT NULL,
+    PRIMARY KEY (cycle_id, exchange)
+);
+CREATE INDEX cycle_exchanges_ok ON cycle_exchanges(exchange, status, cycle_id);
+CREATE TABLE balance_snapshots (
+    cycle_id        INTEGER NOT NULL REFERENCES cycles(id),
+    exchange        TEXT    NOT NULL,
+    asset           TEXT    NOT NULL,
+    local           TEXT    NOT NULL,
+    exchange_amount TEXT    NOT NULL,
+    PRIMARY KEY (exchange, asset, cycle_id)
+);
+CREATE TABLE discrepancies (
+    row_id                  INTEGER PRIMARY KEY,
+    key                     TEXT NOT NULL,
+    exchange                TEXT NOT NULL,
+    asset                   TEXT NOT NULL,
+    kind                    TEXT NOT NULL,
+    local                   TEXT NOT NULL,
+    exchange_amount         TEXT NOT NULL,
+    difference              TEXT NOT NULL,
+    relative                TEXT NOT NULL,
+    severity                TEXT NOT NULL,
+    allowed                 TEXT NOT NULL,
+    tolerance_source        TEXT NOT NULL,
+    opened_at               TEXT NOT NULL,
+    updated_at              TEXT NOT NULL,
+    resolved_at             TEXT,
+    acknowledged_by         TEXT,
+    ack_note                TEXT,
+    acknowledged_at         TEXT,
+    acknowledged_difference TEXT
+);
+CREATE UNIQUE INDEX discrepancies_open ON discrepancies(key) WHERE resolved_at IS NULL;
+CREATE TABLE acknowledgements (
+    id              INTEGER PRIMARY KEY,
+    discrepancy_row INTEGER NOT NULL REFERENCES discrepancies(row_id),
+    key             TEXT NOT NULL,
+    by              TEXT NOT NULL,
+    note            TEXT NOT NULL,
+    at              TEXT NOT NULL,
+    difference      TEXT NOT NULL
+);
+CREATE TABLE audit_log (
+    seq       INTEGER PRIMARY KEY,
+    at        TEXT NOT NULL,
+    event     TEXT NOT NULL,
+    subject   TEXT,
+    detail    TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash      TEXT NOT NULL UNIQUE
+);
+-- Append-only. REPLACE deletes the old row without firing DELETE triggers (unless
+-- recursive_triggers is on), so a BEFORE INSERT trigger refuses any insert that would
+-- collide with an existing entry.
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'audit_log is append-only: UPDATE refused'); END;
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'audit_log is append-only: DELETE refused'); END;
+CREATE TRIGGER audit_log_no_replace BEFORE INSERT ON audit_log
+WHEN EXISTS (SELECT 1 FROM audit_log WHERE seq = NEW.seq OR hash = NEW.hash)
+BEGIN SELECT RAISE(ABORT, 'audit_log is append-only: REPLACE refused'); END;
+CREATE TRIGGER acknowledgements_no_update BEFORE UPDATE ON acknowledgements
+BEGIN SELECT RAISE(ABORT, 'acknowledgements are append-only: UPDATE refused'); END;
+CREATE TRIGGER acknowledgements_no_delete BEFORE DELETE ON acknowledgements
+BEGIN SELECT RAISE(ABORT, 'acknowledgements are append-only: DELETE refused'); END;
+CREATE TRIGGER acknowledgements_no_replace BEFORE INSERT ON acknowledgements
+WHEN EXISTS (SELECT 1 FROM acknowledgements WHERE id = NEW.id)
+BEGIN SELECT RAISE(ABORT, 'acknowledgements are append-only: REPLACE refused'); END;
+"#,
+];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Brings the database up to [`SCHEMA_VERSION`]; refuses a database from a newer build.
+pub fn migrate(conn: &mut Connection) -> rusqlite::Result<Result<(), String>> {
+    let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if current > SCHEMA_VERSION {
+        return Ok(Err(format!(
+            "schema version {current} is newer than this build understands ({SCHEMA_VERSION})"
+        )));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
+    }
+    Ok(Ok(()))
+}
