@@ -2,10 +2,8 @@
 //! Safe while a console runs on the same database: the write is one IMMEDIATE
 //! transaction, and the engine re-reads acknowledgements inside each cycle's transaction.
 
-use chrono::Utc;
-
 use crate::config::TradingConfig;
-use crate::domain::{format_amount, DiscrepancyId};
+use crate::domain::{format_amount, now_millis, DiscrepancyId};
 use crate::store::{ReconciliationRepository, StoreError};
 
 /// Why `recon ack` failed.
@@ -23,7 +21,12 @@ pub enum AckError {
 }
 
 /// Records the acknowledgement; returns the line to print.
-pub fn run(cfg: &TradingConfig, target: &str, note: &str, by: Option<&str>) -> Result<String, AckError> {
+pub fn run(
+    cfg: &TradingConfig,
+    target: &str,
+    note: &str,
+    by: Option<&str>,
+) -> Result<String, AckError> {
     let (exchange, asset) = DiscrepancyId::parse(target).map_err(AckError::Target)?;
     if cfg.exchange(&exchange).is_none() {
         return Err(AckError::UnknownExchange(exchange.to_string()));
@@ -34,7 +37,7 @@ pub fn run(cfg: &TradingConfig, target: &str, note: &str, by: Option<&str>) -> R
         .filter(|s| !s.trim().is_empty())
         .unwrap_or_else(|| "unknown".into());
     let mut repo = ReconciliationRepository::open(&cfg.storage_path)?;
-    let d = repo.acknowledge(&exchange, &asset, &by, note, Utc::now())?;
+    let d = repo.acknowledge(&exchange, &asset, &by, note, now_millis())?;
     Ok(format!(
         "acknowledged {} ({} {}, difference {}) by {}\n",
         d.id,

@@ -32,10 +32,14 @@ pub const LATENCY_HISTORY: usize = 120;
 type Reply<T> = oneshot::Sender<Result<T, ReconciliationError>>;
 
 enum Request {
-    ReconcileNow { reply: Option<Reply<Arc<ReconciliationReport>>> },
+    ReconcileNow {
+        reply: Option<Reply<Arc<ReconciliationReport>>>,
+    },
     Acknowledged(Box<BalanceDiscrepancy>),
     SetPaused(bool),
-    Shutdown { reply: oneshot::Sender<()> },
+    Shutdown {
+        reply: oneshot::Sender<()>,
+    },
 }
 
 /// What the front ends render: the latest report and the loop's state. Immutable; a new
@@ -101,7 +105,10 @@ impl ReconciliationHandle {
     ) -> Result<BalanceDiscrepancy, ReconciliationError> {
         let d = super::service::acknowledge(&self.store, exchange, asset, by, note).await?;
         // The ack is durable already; a stopped actor only means no view to refresh.
-        let _ = self.tx.send(Request::Acknowledged(Box::new(d.clone()))).await;
+        let _ = self
+            .tx
+            .send(Request::Acknowledged(Box::new(d.clone())))
+            .await;
         Ok(d)
     }
 
@@ -226,7 +233,13 @@ impl<S: PortfolioReconciliationService + 'static> ReconciliationActor<S> {
         }))
     }
 
-    fn finish_cycle(&mut self, service: S, result: Result<ReconciliationReport, ReconciliationError>) {
+    /// Takes the service back and updates the view; returns the reply for the waiters,
+    /// which the caller sends after publishing (so a waiter never sees a stale view).
+    fn finish_cycle(
+        &mut self,
+        service: S,
+        result: Result<ReconciliationReport, ReconciliationError>,
+    ) -> Result<Arc<ReconciliationReport>, Arc<ReconciliationError>> {
         self.service = Some(service);
         self.view.cycle_running = false;
         let reply: Result<Arc<ReconciliationReport>, Arc<ReconciliationError>> = match result {
@@ -250,6 +263,13 @@ impl<S: PortfolioReconciliationService + 'static> ReconciliationActor<S> {
                 Err(Arc::new(e))
             }
         };
+        reply
+    }
+
+    fn answer_waiters(
+        &mut self,
+        reply: Result<Arc<ReconciliationReport>, Arc<ReconciliationError>>,
+    ) {
         for w in self.waiting.drain(..) {
             let _ = w.send(reply.clone().map_err(ReconciliationError::Shared));
         }
@@ -270,7 +290,9 @@ impl<S: PortfolioReconciliationService + 'static> ReconciliationActor<S> {
                     Some(Request::Shutdown { reply }) => {
                         if let Some(c) = cycle.take() {
                             if let Ok((s, r)) = tokio::time::timeout(SHUTDOWN_GRACE, c).await {
-                                self.finish_cycle(s, r);
+                                let reply = self.finish_cycle(s, r);
+                                self.publish();
+                                self.answer_waiters(reply);
                             }
                         }
                         let _ = reply.send(());
@@ -305,15 +327,15 @@ impl<S: PortfolioReconciliationService + 'static> ReconciliationActor<S> {
                 },
                 (service, result) = async { cycle.as_mut().expect("guarded by is_some").await }, if cycle.is_some() => {
                     cycle = None;
-                    self.finish_cycle(service, result);
+                    let reply = self.finish_cycle(service, result);
                     next_at = Instant::now() + interval;
+                    if !self.view.paused {
+                        self.view.next_cycle_at = Some(wall_clock(next_at));
+                    }
+                    self.publish();
+                    self.answer_waiters(reply);
                     if self.again {
                         cycle = self.start_cycle();
-                    } else {
-                        if !self.view.paused {
-                            self.view.next_cycle_at = Some(wall_clock(next_at));
-                        }
-                        self.publish();
                     }
                 },
                 _ = tokio::time::sleep_until(next_at), if scheduled => {

@@ -13,13 +13,12 @@ use tokio::time::Instant;
 
 use super::lifecycle;
 use super::report::{
-    classify_status, BalanceRow, CircuitState, ExchangeReport, ExchangeStatus,
-    ReconciliationReport,
+    classify_status, BalanceRow, CircuitState, ExchangeReport, ExchangeStatus, ReconciliationReport,
 };
 use super::rules::{self, Finding};
 use super::PortfolioReconciliationService;
 use crate::config::TradingConfig;
-use crate::domain::{format_amount, Asset, BalanceDiscrepancy, ExchangeName};
+use crate::domain::{format_amount, now_millis, Asset, BalanceDiscrepancy, ExchangeName};
 use crate::error::ReconciliationError;
 use crate::exchanges::resilience::{BreakerState, BreakerTransition, CircuitBreaker, Permit};
 use crate::exchanges::{Coverage, ExchangeClient, ExchangeError, FetchedBalances};
@@ -257,14 +256,14 @@ fn record(e: &ExchangeReport) -> ExchangeRecord {
 #[async_trait]
 impl PortfolioReconciliationService for ConcretePortfolioReconciliationService {
     async fn reconcile(&mut self) -> Result<ReconciliationReport, ReconciliationError> {
-        let started_at = Utc::now();
+        let started_at = now_millis();
         let t0 = Instant::now();
         let budget = self.config.reconciliation.cycle_timeout;
         let (ledger, fetched) = tokio::join!(
             self.ledger.read(),
             futures::future::join_all(self.slots.iter_mut().map(|s| fetch_one(s, budget)))
         );
-        let finished_at = Utc::now();
+        let finished_at = now_millis();
         let duration_ms = (Instant::now() - t0).as_millis() as u64;
         let ledger_error = ledger.as_ref().err().map(ToString::to_string);
         let mut exchanges = Vec::with_capacity(self.slots.len());
@@ -300,8 +299,7 @@ impl PortfolioReconciliationService for ConcretePortfolioReconciliationService {
             .call(move |repo| {
                 repo.commit_cycle(&input, |open| {
                     let outcome = lifecycle::apply(open, &findings, finished_at);
-                    let (status, worst) =
-                        classify_status(ledger_ok, ok, total, &outcome.current);
+                    let (status, worst) = classify_status(ledger_ok, ok, total, &outcome.current);
                     let mut all_events = events;
                     all_events.extend(outcome.events);
                     CyclePlan {
@@ -347,7 +345,7 @@ pub async fn acknowledge(
     note: String,
 ) -> Result<BalanceDiscrepancy, ReconciliationError> {
     let d = store
-        .call(move |repo| repo.acknowledge(&exchange, &asset, &by, &note, Utc::now()))
+        .call(move |repo| repo.acknowledge(&exchange, &asset, &by, &note, now_millis()))
         .await?;
     Ok(d)
 }

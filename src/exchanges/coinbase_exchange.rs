@@ -16,6 +16,8 @@ impl CoinbaseExchangeReconciler {
         _policy: RetryPolicy,
         _timeout: Duration,
     ) -> Result<Box<dyn ExchangeClient>, ExchangeError> {
-        Err(ExchangeError::Config("this exchange kind is not supported yet".into()))
+        Err(ExchangeError::Config(
+            "this exchange kind is not supported yet".into(),
+        ))
     }
 }

@@ -196,9 +196,9 @@ pub fn build_client(
         ExchangeKind::Simulated => Arc::new(simulated::SimulatedExchange::from_config(
             cfg, policy, timeout,
         )?),
-        ExchangeKind::Coinbase => {
-            Arc::from(coinbase::CoinbaseReconciler::from_config(cfg, policy, timeout)?)
-        }
+        ExchangeKind::Coinbase => Arc::from(coinbase::CoinbaseReconciler::from_config(
+            cfg, policy, timeout,
+        )?),
         ExchangeKind::CoinbaseExchange => Arc::from(
             coinbase_exchange::CoinbaseExchangeReconciler::from_config(cfg, policy, timeout)?,
         ),
@@ -216,10 +216,12 @@ where
     for (symbol, amount) in rows {
         let asset = Asset::parse(&symbol).map_err(|e| ExchangeError::Malformed(e.to_string()))?;
         let slot = totals.entry(asset.clone()).or_default();
-        *slot = slot.checked_add(amount).ok_or_else(|| ExchangeError::Amount {
-            asset: asset.to_string(),
-            detail: "sum overflows a 96-bit decimal".into(),
-        })?;
+        *slot = slot
+            .checked_add(amount)
+            .ok_or_else(|| ExchangeError::Amount {
+                asset: asset.to_string(),
+                detail: "sum overflows a 96-bit decimal".into(),
+            })?;
     }
     Ok(totals)
 }

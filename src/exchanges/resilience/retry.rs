@@ -95,7 +95,9 @@ impl RetryPolicy {
 
 /// `min(max, base·2^(retry−1))`, saturating.
 pub fn backoff_cap(base: Duration, max: Duration, retry: u32) -> Duration {
-    let factor = 1u32.checked_shl(retry.saturating_sub(1)).unwrap_or(u32::MAX);
+    let factor = 1u32
+        .checked_shl(retry.saturating_sub(1))
+        .unwrap_or(u32::MAX);
     base.checked_mul(factor).unwrap_or(max).min(max)
 }
 
