@@ -6,16 +6,19 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 /// An asset symbol (`BTC`, `USDC`, or a perpetual market such as `ETH-USD`), normalised:
-/// trimmed and upper case, so symbols compare case-insensitively.
+/// trimmed and upper case, so symbols compare case-insensitively. Shared (`Arc<str>`):
+/// a cycle over 10 000 pairs clones symbols into reports and snapshots without
+/// allocating.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct Asset(String);
+pub struct Asset(Arc<str>);
 
 impl Asset {
     /// Normalises a symbol; an empty or blank symbol is an error.
@@ -27,7 +30,7 @@ impl Asset {
         if trimmed.chars().any(|c| c.is_control() || c.is_whitespace()) {
             return Err(AmountError::BadSymbol(trimmed.to_string()));
         }
-        Ok(Self(trimmed.to_uppercase()))
+        Ok(Self(Arc::from(trimmed.to_uppercase())))
     }
 
     /// The normalised symbol.
@@ -45,7 +48,7 @@ impl TryFrom<String> for Asset {
 
 impl From<Asset> for String {
     fn from(value: Asset) -> Self {
-        value.0
+        value.0.to_string()
     }
 }
 
@@ -163,7 +166,7 @@ pub fn format_amount(value: Decimal) -> String {
 }
 
 /// Pads formatted amounts so their decimal points line up in a right-aligned column:
-/// `["1.5", "100", "-0.25"]` → `["   1.5 ", " 100   ", "  -0.25"]`.
+/// `["1.5", "100", "-0.25"]` → `["  1.5 ", "100   ", " -0.25"]`.
 pub fn align_decimals(values: &[String]) -> Vec<String> {
     let split = |v: &str| -> (usize, usize) {
         match v.find('.') {
@@ -489,7 +492,7 @@ mod tests {
             .iter()
             .map(|s| s.to_string())
             .collect();
-        assert_eq!(align_decimals(&v), vec!["   1.5 ", " 100   ", "  -0.25"]);
+        assert_eq!(align_decimals(&v), vec!["  1.5 ", "100   ", " -0.25"]);
     }
 
     #[test]

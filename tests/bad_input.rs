@@ -6,7 +6,12 @@ use assert_cmd::Command;
 const EX: &str = "[[exchanges]]\nname = \"x\"\nkind = \"simulated\"\nbalances = { BTC = \"1\" }\n";
 
 /// Runs `recon --config <tmp>/c.toml <args>` on `config`; returns (code, stderr, stdout).
-fn run(config: &str, ledger: Option<&str>, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+fn run(
+    config: &str,
+    ledger: Option<&str>,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (i32, String, String) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.toml");
     std::fs::write(&path, config).unwrap();
@@ -72,7 +77,11 @@ fn each_bad_config_gets_its_own_one_line_error() {
     ];
     for (section, expected) in cases {
         let (code, stderr, stdout) = run(&format!("{section}{EX}"), None, &["config"], &[]);
-        assert_eq!((code, stderr.as_str()), (1, format!("{expected}\n").as_str()), "{section}");
+        assert_eq!(
+            (code, stderr.as_str()),
+            (1, format!("{expected}\n").as_str()),
+            "{section}"
+        );
         assert!(stdout.is_empty());
     }
 }
@@ -116,7 +125,11 @@ fn bad_exchange_entries_name_the_entry() {
     ];
     for (entries, expected) in cases {
         let (code, stderr, _) = run(entries, None, &["config"], &[]);
-        assert_eq!((code, stderr.as_str()), (1, format!("{expected}\n").as_str()), "{entries}");
+        assert_eq!(
+            (code, stderr.as_str()),
+            (1, format!("{expected}\n").as_str()),
+            "{entries}"
+        );
     }
 }
 
@@ -124,17 +137,36 @@ fn bad_exchange_entries_name_the_entry() {
 fn syntax_errors_give_line_and_column() {
     let (code, stderr, _) = run("[reconciliation\nx = 1\n", None, &["config"], &[]);
     assert_eq!(code, 1);
-    assert_eq!(stderr, "recon: c.toml: line 1, column 16: invalid table header expected `.`, `]`\n");
+    assert_eq!(
+        stderr,
+        "recon: c.toml: line 1, column 16: invalid table header expected `.`, `]`\n"
+    );
 }
 
 #[test]
 fn bad_environment_values_name_the_variable() {
-    let (code, stderr, _) = run(EX, None, &["config"], &[("RECON_RETRY_MAX_ATTEMPTS", "abc")]);
+    let (code, stderr, _) = run(
+        EX,
+        None,
+        &["config"],
+        &[("RECON_RETRY_MAX_ATTEMPTS", "abc")],
+    );
     assert_eq!((code, stderr.as_str()), (1, "recon: environment RECON_RETRY_MAX_ATTEMPTS: retry.max_attempts: 'abc' is not an integer\n"));
-    let (code, stderr, _) = run(EX, None, &["config"], &[("RECON_TOLERANCE_RELATIVE", "0.5.1")]);
+    let (code, stderr, _) = run(
+        EX,
+        None,
+        &["config"],
+        &[("RECON_TOLERANCE_RELATIVE", "0.5.1")],
+    );
     assert_eq!((code, stderr.as_str()), (1, "recon: environment RECON_TOLERANCE_RELATIVE: tolerance.relative: '0.5.1' is not a decimal amount\n"));
     let (code, stderr, _) = run(EX, None, &["config"], &[("RECON_LEDGER_PATHS", "x")]);
-    assert_eq!((code, stderr.as_str()), (1, "recon: environment RECON_LEDGER_PATHS: ledger.paths: unknown key\n"));
+    assert_eq!(
+        (code, stderr.as_str()),
+        (
+            1,
+            "recon: environment RECON_LEDGER_PATHS: ledger.paths: unknown key\n"
+        )
+    );
 }
 
 #[test]
@@ -188,12 +220,24 @@ fn an_exchange_without_credentials_is_shown_failed_not_dropped() {
     let config = format!(
         "{EX}[[exchanges]]\nname = \"cb\"\nkind = \"coinbase_exchange\"\napi_key_env = \"CBX_KEY\"\napi_secret_env = \"CBX_SECRET\"\npassphrase_env = \"CBX_PASS\"\n"
     );
-    let (code, _stderr, stdout) = run(&config, Some("[x]\nBTC = \"1\"\n"), &["once", "--format", "json"], &[]);
+    let (code, _stderr, stdout) = run(
+        &config,
+        Some("[x]\nBTC = \"1\"\n"),
+        &["once", "--format", "json"],
+        &[],
+    );
     assert_eq!(code, 3);
     let j: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(j["status"], "partial");
     assert_eq!(j["exchanges"][1]["name"], "cb");
     assert_eq!(j["exchanges"][1]["status"], "error");
     assert_eq!(j["exchanges"][1]["balances"], serde_json::json!([]));
-    assert!(j["exchanges"][1]["error"].as_str().unwrap().contains("CBX_"), "{}", j["exchanges"][1]["error"]);
+    assert!(
+        j["exchanges"][1]["error"]
+            .as_str()
+            .unwrap()
+            .contains("CBX_"),
+        "{}",
+        j["exchanges"][1]["error"]
+    );
 }

@@ -45,7 +45,10 @@ impl Dir {
     fn once_json(&self) -> (Value, i32) {
         let out = self.recon(&["once", "--format", "json"]).output().unwrap();
         let json = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-            panic!("stdout is not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout))
+            panic!(
+                "stdout is not JSON ({e}): {}",
+                String::from_utf8_lossy(&out.stdout)
+            )
         });
         (json, out.status.code().unwrap())
     }
@@ -66,7 +69,12 @@ fn once_json_on_the_shipped_config_reports_every_planted_discrepancy() {
     assert_eq!(code, 2, "critical discrepancies exit 2");
     assert_eq!(j["status"], "discrepancies");
     assert_eq!(j["worst_severity"], "critical");
-    let names: Vec<_> = j["exchanges"].as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();
+    let names: Vec<_> = j["exchanges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["coinbase-main", "exchange-prime", "dydx-perps"]);
     let got: Vec<(String, String, String)> = j["discrepancies"]
         .as_array()
@@ -80,7 +88,8 @@ fn once_json_on_the_shipped_config_reports_every_planted_discrepancy() {
             )
         })
         .collect();
-    let expect = |id: &str, sev: &str, diff: &str| (id.to_string(), sev.to_string(), diff.to_string());
+    let expect =
+        |id: &str, sev: &str, diff: &str| (id.to_string(), sev.to_string(), diff.to_string());
     assert_eq!(
         got,
         vec![
@@ -133,7 +142,10 @@ fn once_exit_codes_follow_the_monitoring_convention() {
     let ledger_path = bad_ledger.path().join("ledger.toml");
     assert_eq!(
         j["ledger_error"],
-        format!("ledger {}: [a] BTC is a float (1.5), which loses precision; quote it: BTC = \"1.5\"", ledger_path.display())
+        format!(
+            "ledger {}: [a] BTC is a float (1.5), which loses precision; quote it: BTC = \"1.5\"",
+            ledger_path.display()
+        )
     );
 }
 
@@ -141,16 +153,30 @@ fn once_exit_codes_follow_the_monitoring_convention() {
 fn audit_lists_newest_first_and_verify_passes_on_an_untouched_chain() {
     let dir = Dir::shipped();
     dir.recon(&["once"]).assert().code(2);
-    let out = dir.recon(&["audit", "--format", "json", "--limit", "3"]).output().unwrap();
+    let out = dir
+        .recon(&["audit", "--format", "json", "--limit", "3"])
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let entries: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let events: Vec<_> = entries.as_array().unwrap().iter().map(|e| e["event"].as_str().unwrap()).collect();
-    assert_eq!(events, ["shutdown", "cycle_completed", "discrepancy_opened"]);
+    let events: Vec<_> = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        events,
+        ["shutdown", "cycle_completed", "discrepancy_opened"]
+    );
     assert_eq!(entries[1]["detail"]["status"], "discrepancies");
     let out = dir.recon(&["audit", "verify"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0));
     // startup, config_loaded, 6 opened, cycle_completed, shutdown.
-    assert_eq!(String::from_utf8(out.stdout).unwrap(), "audit trail intact: 10 entries verified\n");
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "audit trail intact: 10 entries verified\n"
+    );
 }
 
 #[test]
@@ -180,8 +206,10 @@ fn audit_verify_detects_a_deleted_row_and_a_rehashed_row() {
     dir.recon(&["once"]).assert().code(2);
     {
         let conn = rusqlite::Connection::open(dir.db()).unwrap();
-        conn.execute_batch("DROP TRIGGER audit_log_no_delete; DELETE FROM audit_log WHERE seq = 5;")
-            .unwrap();
+        conn.execute_batch(
+            "DROP TRIGGER audit_log_no_delete; DELETE FROM audit_log WHERE seq = 5;",
+        )
+        .unwrap();
     }
     let out = dir.recon(&["audit", "verify"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
@@ -194,18 +222,24 @@ fn audit_verify_detects_a_deleted_row_and_a_rehashed_row() {
     {
         // A smarter tamperer recomputes the edited row's own hash: the next row's link breaks.
         let conn = rusqlite::Connection::open(dir.db()).unwrap();
-        let (at, event, subject, detail, prev): (String, String, Option<String>, String, String) = conn
-            .query_row("SELECT at, event, subject, detail, prev_hash FROM audit_log WHERE seq = 4", [], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-            })
+        let (at, event, subject, detail, prev): (String, String, Option<String>, String, String) =
+            conn.query_row(
+                "SELECT at, event, subject, detail, prev_hash FROM audit_log WHERE seq = 4",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            )
             .unwrap();
         let forged = detail.replace("1200.3", "1200");
         assert_ne!(forged, detail);
         let canonical = serde_json::json!([4, at, event, subject, forged]).to_string();
         let hash = recon::store::audit::entry_hash(&prev, &canonical);
-        conn.execute_batch("DROP TRIGGER audit_log_no_update;").unwrap();
-        conn.execute("UPDATE audit_log SET detail = ?1, hash = ?2 WHERE seq = 4", rusqlite::params![forged, hash])
+        conn.execute_batch("DROP TRIGGER audit_log_no_update;")
             .unwrap();
+        conn.execute(
+            "UPDATE audit_log SET detail = ?1, hash = ?2 WHERE seq = 4",
+            rusqlite::params![forged, hash],
+        )
+        .unwrap();
     }
     let out = dir.recon(&["audit", "verify"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
@@ -220,24 +254,47 @@ fn ack_from_the_shell_lowers_the_exit_code_and_is_audited() {
     let dir = Dir::new(&config(&sim("a", "BTC = \"0.9\"")), "[a]\nBTC = \"1\"\n");
     assert_eq!(dir.once_json().1, 2);
     let out = dir
-        .recon(&["ack", "a:btc", "--note", "withdrawal in flight", "--by", "alice"])
+        .recon(&[
+            "ack",
+            "a:btc",
+            "--note",
+            "withdrawal in flight",
+            "--by",
+            "alice",
+        ])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(
         String::from_utf8(out.stdout).unwrap(),
         "acknowledged a:BTC (critical mismatch, difference -0.1) by alice\n"
     );
     let (j, code) = dir.once_json();
-    assert_eq!(code, 0, "acknowledged discrepancies do not raise the exit code");
+    assert_eq!(
+        code, 0,
+        "acknowledged discrepancies do not raise the exit code"
+    );
     assert_eq!(j["status"], "reconciled");
     let x = &j["discrepancies"][0];
-    assert_eq!((x["acknowledged"].clone(), x["acknowledged_by"].clone()), (true.into(), "alice".into()));
+    assert_eq!(
+        (x["acknowledged"].clone(), x["acknowledged_by"].clone()),
+        (true.into(), "alice".into())
+    );
     assert_eq!(x["ack_note"], "withdrawal in flight");
     assert_eq!(x["acknowledged_difference"], "-0.1");
     let out = dir.recon(&["audit", "--format", "json"]).output().unwrap();
     let entries: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let ack = entries.as_array().unwrap().iter().find(|e| e["event"] == "discrepancy_acknowledged").unwrap();
+    let ack = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["event"] == "discrepancy_acknowledged")
+        .unwrap();
     assert_eq!(ack["subject"], "a:BTC");
     assert_eq!(ack["detail"]["by"], "alice");
     assert_eq!(ack["detail"]["note"], "withdrawal in flight");
@@ -249,8 +306,14 @@ fn ack_errors_name_what_is_wrong() {
     dir.once_json();
     for (target, msg) in [
         ("a:ETH", "recon: no open discrepancy 'a:ETH'\n"),
-        ("zz:BTC", "recon: ack: no exchange named 'zz' in the configuration\n"),
-        ("nocolon", "recon: ack: 'nocolon' is not of the form <exchange>:<asset>\n"),
+        (
+            "zz:BTC",
+            "recon: ack: no exchange named 'zz' in the configuration\n",
+        ),
+        (
+            "nocolon",
+            "recon: ack: 'nocolon' is not of the form <exchange>:<asset>\n",
+        ),
     ] {
         let out = dir.recon(&["ack", target]).output().unwrap();
         assert_eq!(out.status.code(), Some(1), "{target}");
@@ -268,7 +331,10 @@ fn config_prints_the_effective_configuration_without_secrets() {
     let out = dir
         .recon(&["config"])
         .env("CB_KEY", "organizations/o/apiKeys/k-DISTINCTIVE")
-        .env("CB_SECRET", "-----BEGIN EC PRIVATE KEY-----\\nSUPERSECRETKEYMATERIAL\\n")
+        .env(
+            "CB_SECRET",
+            "-----BEGIN EC PRIVATE KEY-----\\nSUPERSECRETKEYMATERIAL\\n",
+        )
         .env("RECON_RETRY_MAX_ATTEMPTS", "7")
         .output()
         .unwrap();
@@ -278,12 +344,20 @@ fn config_prints_the_effective_configuration_without_secrets() {
         assert!(!stdout.contains(secret), "{secret} leaked:\n{stdout}");
     }
     let parsed: toml::Table = stdout.parse().expect("recon config prints valid TOML");
-    assert_eq!(parsed["retry"]["max_attempts"].as_integer(), Some(7), "env overlay shown");
+    assert_eq!(
+        parsed["retry"]["max_attempts"].as_integer(),
+        Some(7),
+        "env overlay shown"
+    );
     assert_eq!(parsed["alerts"]["webhook_url"].as_str(), Some("***"));
     let ex = &parsed["exchanges"].as_array().unwrap()[0];
     assert_eq!(ex["api_secret_env"].as_str(), Some("CB_SECRET"));
     assert_eq!(ex["api_secret"].as_str(), Some("***"));
-    assert_eq!(parsed["reconciliation"]["interval_secs"].as_integer(), Some(30), "default");
+    assert_eq!(
+        parsed["reconciliation"]["interval_secs"].as_integer(),
+        Some(30),
+        "default"
+    );
 }
 
 #[test]
@@ -291,5 +365,9 @@ fn usage_errors_exit_2() {
     let dir = Dir::shipped();
     dir.recon(&["once", "--format", "xml"]).assert().code(2);
     dir.recon(&["frobnicate"]).assert().code(2);
-    Command::cargo_bin("recon").unwrap().arg("--version").assert().code(0);
+    Command::cargo_bin("recon")
+        .unwrap()
+        .arg("--version")
+        .assert()
+        .code(0);
 }

@@ -38,8 +38,9 @@ fn amount() -> impl Strategy<Value = Decimal> {
 }
 
 fn tol() -> impl Strategy<Value = ToleranceConfig> {
-    (0i64..1000, 0u32..=10, 0i64..=10_000, 2u32..=8)
-        .prop_map(|(a, sa, r, sr)| tolerance(Decimal::new(a, sa), Decimal::new(r, sr).min(Decimal::ONE)))
+    (0i64..1000, 0u32..=10, 0i64..=10_000, 2u32..=8).prop_map(|(a, sa, r, sr)| {
+        tolerance(Decimal::new(a, sa), Decimal::new(r, sr).min(Decimal::ONE))
+    })
 }
 
 fn side(asset: &Asset, v: Decimal) -> BTreeMap<Asset, Decimal> {

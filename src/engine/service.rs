@@ -31,6 +31,9 @@ struct Slot {
     client: Arc<dyn ExchangeClient>,
     breaker: CircuitBreaker,
     last_ok_at: Option<DateTime<Utc>>,
+    /// The rows of the last compared cycle (sorted by asset), so only changed pairs are
+    /// formatted and sent to the store as snapshots.
+    last_rows: Vec<BalanceRow>,
 }
 
 /// What fetching one exchange produced this cycle.
@@ -63,6 +66,7 @@ impl ConcretePortfolioReconciliationService {
             .into_iter()
             .map(|client| Slot {
                 last_ok_at: last_ok.get(client.name()).copied(),
+                last_rows: Vec::new(),
                 breaker: CircuitBreaker::new(cb.failure_threshold, cb.open_for),
                 client,
             })
@@ -129,6 +133,32 @@ struct Compared {
     report: ExchangeReport,
     findings: Option<Vec<Finding>>,
     events: Vec<AuditEvent>,
+    changed: Vec<SnapshotRow>,
+}
+
+/// Rows of `rows` that differ from (or are absent in) `last`; both sorted by asset.
+fn changed_rows(
+    exchange: &ExchangeName,
+    last: &[BalanceRow],
+    rows: &[BalanceRow],
+) -> Vec<SnapshotRow> {
+    let mut out = Vec::new();
+    let mut prev = last.iter().peekable();
+    for r in rows {
+        while prev.next_if(|p| p.asset < r.asset).is_some() {}
+        let same = prev
+            .peek()
+            .is_some_and(|p| p.asset == r.asset && p.local == r.local && p.exchange == r.exchange);
+        if !same {
+            out.push(SnapshotRow {
+                exchange: exchange.to_string(),
+                asset: r.asset.to_string(),
+                local: format_amount(r.local),
+                exchange_amount: format_amount(r.exchange),
+            });
+        }
+    }
+    out
 }
 
 fn compare(
@@ -158,9 +188,10 @@ fn compare(
         None => Ok((f, None)),
         Some(ledger) => {
             let local = ledger.get(&name).unwrap_or(&empty);
-            rules::reconcile(local, &f.totals, &cfg.tolerance, &cfg.severity)
+            let pairs = rules::pairs(local, &f.totals, &cfg.tolerance);
+            rules::reconcile_pairs(&pairs, &cfg.tolerance, &cfg.severity)
                 .map(|findings| {
-                    let rows = rules::pairs(local, &f.totals, &cfg.tolerance)
+                    let rows = pairs
                         .into_iter()
                         .filter(|(_, l, e)| !(l.is_zero() && e.is_zero()))
                         .map(|(asset, local, exchange)| BalanceRow {
@@ -189,6 +220,7 @@ fn compare(
         last_ok_at: slot.last_ok_at,
         circuit: circuit_state(&slot.breaker),
     };
+    let mut changed = Vec::new();
     let findings = match outcome {
         Ok((f, compared)) => {
             slot.last_ok_at = Some(finished_at);
@@ -196,6 +228,8 @@ fn compare(
             report.attempts = f.attempts;
             report.coverage = f.coverage;
             compared.map(|(findings, rows)| {
+                changed = changed_rows(&name, &slot.last_rows, &rows);
+                slot.last_rows.clone_from(&rows);
                 report.balances = rows;
                 findings
             })
@@ -222,21 +256,8 @@ fn compare(
         report,
         findings,
         events,
+        changed,
     }
-}
-
-fn snapshots(reports: &[ExchangeReport]) -> Vec<SnapshotRow> {
-    reports
-        .iter()
-        .flat_map(|e| {
-            e.balances.iter().map(move |b| SnapshotRow {
-                exchange: e.name.to_string(),
-                asset: b.asset.to_string(),
-                local: format_amount(b.local),
-                exchange_amount: format_amount(b.exchange),
-            })
-        })
-        .collect()
 }
 
 fn record(e: &ExchangeReport) -> ExchangeRecord {
@@ -269,12 +290,14 @@ impl PortfolioReconciliationService for ConcretePortfolioReconciliationService {
         let mut exchanges = Vec::with_capacity(self.slots.len());
         let mut findings: BTreeMap<ExchangeName, Vec<Finding>> = BTreeMap::new();
         let mut events = Vec::new();
+        let mut snapshots = Vec::new();
         for (slot, f) in self.slots.iter_mut().zip(fetched) {
-            let c = compare(&self.config, slot, f, ledger.as_ref().ok(), finished_at);
+            let c = compare(&self.config, slot, f, ledger.as_deref().ok(), finished_at);
             if let Some(list) = c.findings {
                 findings.insert(c.report.name.clone(), list);
             }
             events.extend(c.events);
+            snapshots.extend(c.changed);
             exchanges.push(c.report);
         }
         if let Some(err) = &ledger_error {
@@ -291,7 +314,7 @@ impl PortfolioReconciliationService for ConcretePortfolioReconciliationService {
             duration_ms,
             ledger_error: ledger_error.clone(),
             exchanges: exchanges.iter().map(record).collect(),
-            snapshots: snapshots(&exchanges),
+            snapshots,
         };
         let ledger_ok = ledger_error.is_none();
         let (id, plan) = self
