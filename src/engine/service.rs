@@ -300,8 +300,17 @@ impl PortfolioReconciliationService for ConcretePortfolioReconciliationService {
             snapshots.extend(c.changed);
             exchanges.push(c.report);
         }
-        if let Some(err) = &ledger_error {
-            tracing::warn!(error = %err, "ledger unreadable; cycle failed");
+        match &ledger {
+            Err(err) => tracing::warn!(error = %err, "ledger unreadable; cycle failed"),
+            Ok(l) => {
+                // Expectations for an exchange nobody fetches are never reconciled: say so.
+                for name in l
+                    .keys()
+                    .filter(|n| !self.slots.iter().any(|s| s.client.name() == *n))
+                {
+                    tracing::warn!(exchange = %name, "ledger lists an exchange that is not configured; its balances are not reconciled");
+                }
+            }
         }
         let ok = exchanges
             .iter()
