@@ -9,7 +9,12 @@ use clap::{Parser, Subcommand, ValueEnum};
 #[command(name = "recon", version, about, long_about = None)]
 pub struct Cli {
     /// Configuration file.
-    #[arg(long, global = true, env = "RECON_CONFIG", default_value = "config.toml")]
+    #[arg(
+        long,
+        global = true,
+        env = "RECON_CONFIG",
+        default_value = "config.toml"
+    )]
     pub config: PathBuf,
 
     /// What to do (default: the interactive console).

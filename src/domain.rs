@@ -427,7 +427,10 @@ mod tests {
     #[test]
     fn parse_amount_accepts_plain_decimals_exactly() {
         assert_eq!(parse_amount("1.50000000").unwrap().to_string(), "1.5");
-        assert_eq!(parse_amount("-5768.816478").unwrap().to_string(), "-5768.816478");
+        assert_eq!(
+            parse_amount("-5768.816478").unwrap().to_string(),
+            "-5768.816478"
+        );
         assert_eq!(parse_amount("0").unwrap(), Decimal::ZERO);
         assert_eq!(
             parse_amount("0.0000000000000000000000000000000").unwrap(),
@@ -445,13 +448,20 @@ mod tests {
 
     #[test]
     fn parse_amount_rejects_what_it_cannot_hold_exactly() {
-        for bad in ["", "-", ".5", "5.", "1e5", "+1", " 1", "1,000", "N/A", "1.2.3", "--1"] {
-            assert!(matches!(parse_amount(bad), Err(AmountError::NotDecimal(_))), "{bad}");
+        for bad in [
+            "", "-", ".5", "5.", "1e5", "+1", " 1", "1,000", "N/A", "1.2.3", "--1",
+        ] {
+            assert!(
+                matches!(parse_amount(bad), Err(AmountError::NotDecimal(_))),
+                "{bad}"
+            );
         }
         // 31 significant digits.
         assert_eq!(
             parse_amount("1234567890.123456789012345678901"),
-            Err(AmountError::Inexact("1234567890.123456789012345678901".into()))
+            Err(AmountError::Inexact(
+                "1234567890.123456789012345678901".into()
+            ))
         );
         assert!(matches!(
             parse_amount("99999999999999999999999999999"),
@@ -468,7 +478,10 @@ mod tests {
 
     #[test]
     fn align_decimals_lines_up_points() {
-        let v: Vec<String> = ["1.5", "100", "-0.25"].iter().map(|s| s.to_string()).collect();
+        let v: Vec<String> = ["1.5", "100", "-0.25"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         assert_eq!(align_decimals(&v), vec!["   1.5 ", " 100   ", "  -0.25"]);
     }
 

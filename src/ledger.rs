@@ -263,7 +263,9 @@ fn validate(raw: RawLedger, path: &str) -> Result<Ledger, LedgerError> {
                 message,
             };
             let value = match amount {
-                RawAmount::Exact(s) => parse_amount(s.trim()).map_err(|e| amount_err(e.to_string()))?,
+                RawAmount::Exact(s) => {
+                    parse_amount(s.trim()).map_err(|e| amount_err(e.to_string()))?
+                }
                 RawAmount::Float(value) => {
                     return Err(LedgerError::Float {
                         path: path.to_string(),
@@ -328,9 +330,15 @@ mod tests {
     #[test]
     fn non_amounts_are_named() {
         let err = parse_toml("[a]\nBTC = true\n", "l.toml").unwrap_err();
-        assert_eq!(err.to_string(), "ledger l.toml: [a] BTC: a boolean is not an amount");
+        assert_eq!(
+            err.to_string(),
+            "ledger l.toml: [a] BTC: a boolean is not an amount"
+        );
         let err = parse_toml("[a]\nBTC = \"1e5\"\n", "l.toml").unwrap_err();
-        assert_eq!(err.to_string(), "ledger l.toml: [a] BTC: '1e5' is not a decimal amount");
+        assert_eq!(
+            err.to_string(),
+            "ledger l.toml: [a] BTC: '1e5' is not a decimal amount"
+        );
         let err = parse_toml("BTC = \"1\"\n", "l.toml").unwrap_err();
         assert!(matches!(err, LedgerError::Syntax { .. }), "{err}");
     }

@@ -26,24 +26,27 @@ fn main() -> ExitCode {
         // Until the console lands, the default shows one cycle as a table.
         Command::Tui => run_once(cfg, Format::Table),
         Command::Once { format } => run_once(cfg, format),
-        Command::Audit { action: Some(AuditAction::Verify), .. } => {
-            match commands::audit::verify(&cfg) {
-                Ok((msg, intact)) => {
-                    print_out(&msg);
-                    ExitCode::from(if intact { 0 } else { 1 })
-                }
-                Err(e) => fail(&e, 1),
+        Command::Audit {
+            action: Some(AuditAction::Verify),
+            ..
+        } => match commands::audit::verify(&cfg) {
+            Ok((msg, intact)) => {
+                print_out(&msg);
+                ExitCode::from(if intact { 0 } else { 1 })
             }
-        }
-        Command::Audit { action: None, limit, format } => {
-            match commands::audit::list(&cfg, limit, format) {
-                Ok(text) => {
-                    print_out(&text);
-                    ExitCode::SUCCESS
-                }
-                Err(e) => fail(&e, 1),
+            Err(e) => fail(&e, 1),
+        },
+        Command::Audit {
+            action: None,
+            limit,
+            format,
+        } => match commands::audit::list(&cfg, limit, format) {
+            Ok(text) => {
+                print_out(&text);
+                ExitCode::SUCCESS
             }
-        }
+            Err(e) => fail(&e, 1),
+        },
         Command::Ack { target, note, by } => {
             match commands::ack::run(&cfg, &target, &note, by.as_deref()) {
                 Ok(line) => {

@@ -23,7 +23,12 @@ pub enum AckError {
 }
 
 /// Records the acknowledgement; returns the line to print.
-pub fn run(cfg: &TradingConfig, target: &str, note: &str, by: Option<&str>) -> Result<String, AckError> {
+pub fn run(
+    cfg: &TradingConfig,
+    target: &str,
+    note: &str,
+    by: Option<&str>,
+) -> Result<String, AckError> {
     let (exchange, asset) = DiscrepancyId::parse(target).map_err(AckError::Target)?;
     if cfg.exchange(&exchange).is_none() {
         return Err(AckError::UnknownExchange(exchange.to_string()));

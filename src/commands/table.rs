@@ -83,7 +83,15 @@ pub fn report(r: &ReconciliationReport) -> String {
         })
         .collect();
     out.push_str(&layout(
-        &["EXCHANGE", "KIND", "STATUS", "LATENCY", "TRIES", "ROWS/PAGES", "ERROR"],
+        &[
+            "EXCHANGE",
+            "KIND",
+            "STATUS",
+            "LATENCY",
+            "TRIES",
+            "ROWS/PAGES",
+            "ERROR",
+        ],
         &rows,
         &[3, 4],
     ));
@@ -104,7 +112,11 @@ pub fn report(r: &ReconciliationReport) -> String {
         .enumerate()
         .map(|(i, d)| {
             vec![
-                format!("{} {}", d.severity.symbol(), d.severity.as_str().to_uppercase()),
+                format!(
+                    "{} {}",
+                    d.severity.symbol(),
+                    d.severity.as_str().to_uppercase()
+                ),
                 d.id.to_string(),
                 d.kind.as_str().to_string(),
                 local[i].clone(),
@@ -120,7 +132,16 @@ pub fn report(r: &ReconciliationReport) -> String {
         })
         .collect();
     out.push_str(&layout(
-        &["SEVERITY", "ID", "KIND", "LOCAL", "EXCHANGE", "DIFFERENCE", "RELATIVE", "ACK"],
+        &[
+            "SEVERITY",
+            "ID",
+            "KIND",
+            "LOCAL",
+            "EXCHANGE",
+            "DIFFERENCE",
+            "RELATIVE",
+            "ACK",
+        ],
         &rows,
         &[3, 4, 5],
     ));

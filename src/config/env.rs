@@ -188,11 +188,8 @@ mod tests {
 
     #[test]
     fn unknown_key_in_known_section_is_an_error_naming_the_variable() {
-        let err = overlay(
-            &mut Table::new(),
-            vars(&[("RECON_RETRY_MAX_ATTEMPT", "5")]),
-        )
-        .unwrap_err();
+        let err =
+            overlay(&mut Table::new(), vars(&[("RECON_RETRY_MAX_ATTEMPT", "5")])).unwrap_err();
         assert_eq!(
             err.to_string(),
             "environment RECON_RETRY_MAX_ATTEMPT: retry.max_attempt: unknown key"

@@ -264,10 +264,7 @@ impl TradingConfig {
         I: IntoIterator<Item = (String, String)>,
     {
         let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
-            let (line, column) = e
-                .span()
-                .map(|s| line_col(text, s.start))
-                .unwrap_or((1, 1));
+            let (line, column) = e.span().map(|s| line_col(text, s.start)).unwrap_or((1, 1));
             ConfigError::Syntax {
                 path: origin.to_path_buf(),
                 line,
@@ -276,8 +273,8 @@ impl TradingConfig {
             }
         })?;
         let applied = env::overlay(&mut table, vars)?;
-        let raw: file::RawConfig =
-            serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
+        let raw: file::RawConfig = serde_path_to_error::deserialize(toml::Value::Table(table))
+            .map_err(|e| {
                 let key = e.path().to_string();
                 let origin = applied
                     .iter()
@@ -286,7 +283,11 @@ impl TradingConfig {
                     .unwrap_or_else(|| origin.display().to_string());
                 ConfigError::Invalid {
                     origin,
-                    key: if key == "." { "(top level)".into() } else { key },
+                    key: if key == "." {
+                        "(top level)".into()
+                    } else {
+                        key
+                    },
                     message: e.inner().message().trim().replace('\n', " "),
                 }
             })?;

@@ -57,7 +57,10 @@ pub(super) fn validate(raw: file::RawConfig, base_dir: &Path) -> Result<TradingC
         ledger: ledger(raw.ledger, base_dir)?,
         storage_path: resolve(
             base_dir,
-            raw.storage.path.as_deref().unwrap_or(defaults::STORAGE_PATH),
+            raw.storage
+                .path
+                .as_deref()
+                .unwrap_or(defaults::STORAGE_PATH),
         ),
         logging: logging(raw.logging, base_dir)?,
         retry: retry(raw.retry)?,
@@ -87,7 +90,10 @@ fn resolve(base: &Path, p: &str) -> PathBuf {
 fn duration_secs(key: &str, s: Option<Seconds>, default: f64) -> Result<Duration, Invalid> {
     let v = s.map_or(default, |s| s.0);
     if !(v.is_finite() && v > 0.0 && v <= 86_400.0) {
-        return Err(invalid(key, format!("{v} must be > 0 and at most 86400 seconds")));
+        return Err(invalid(
+            key,
+            format!("{v} must be > 0 and at most 86400 seconds"),
+        ));
     }
     Ok(Duration::from_secs_f64(v))
 }
@@ -162,7 +168,10 @@ fn tolerance(t: file::RawTolerance) -> Result<ToleranceConfig, Invalid> {
             .map(|d| decimal(&format!("{key}.relative"), Some(d), "0"))
             .transpose()?;
         if relative.is_some_and(|r| r > Decimal::ONE) {
-            return Err(invalid(format!("{key}.relative"), "must be between 0 and 1"));
+            return Err(invalid(
+                format!("{key}.relative"),
+                "must be between 0 and 1",
+            ));
         }
         if assets
             .insert(sym, ToleranceOverride { absolute, relative })
@@ -286,8 +295,7 @@ fn breaker(b: file::RawBreaker) -> Result<BreakerConfig, Invalid> {
 fn theme(t: Option<String>) -> Result<String, Invalid> {
     let t = t.unwrap_or_else(|| defaults::THEME.into());
     let ok = !t.is_empty()
-        && t
-            .chars()
+        && t.chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if !ok {
         return Err(invalid(
@@ -324,17 +332,13 @@ fn exchange(i: usize, e: RawExchange) -> Result<ExchangeConfig, Invalid> {
     let at = |field: &str| format!("exchanges[{i}].{field}");
     let name_ok = !e.name.is_empty()
         && e.name.len() <= 64
-        && e
-            .name
+        && e.name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
     if !name_ok {
         return Err(invalid(
             at("name"),
-            format!(
-                "'{}' must be 1-64 letters, digits, '-', '_' or '.'",
-                e.name
-            ),
+            format!("'{}' must be 1-64 letters, digits, '-', '_' or '.'", e.name),
         ));
     }
     let ctx = format!("exchanges[{i}] ({})", e.name);
@@ -378,7 +382,11 @@ fn exchange(i: usize, e: RawExchange) -> Result<ExchangeConfig, Invalid> {
     ] {
         not_for(field, present && !is(Simulated), "simulated")?;
     }
-    not_for("base_url", e.base_url.is_some() && is(Simulated), "real exchanges")?;
+    not_for(
+        "base_url",
+        e.base_url.is_some() && is(Simulated),
+        "real exchanges",
+    )?;
 
     let require_var = |field: &str, v: &Option<String>| -> Result<(), Invalid> {
         match v.as_deref() {

@@ -32,10 +32,14 @@ pub const LATENCY_HISTORY: usize = 120;
 type Reply<T> = oneshot::Sender<Result<T, ReconciliationError>>;
 
 enum Request {
-    ReconcileNow { reply: Option<Reply<Arc<ReconciliationReport>>> },
+    ReconcileNow {
+        reply: Option<Reply<Arc<ReconciliationReport>>>,
+    },
     Acknowledged(BalanceDiscrepancy),
     SetPaused(bool),
-    Shutdown { reply: oneshot::Sender<()> },
+    Shutdown {
+        reply: oneshot::Sender<()>,
+    },
 }
 
 /// What the front ends render: the latest report and the loop's state. Immutable; a new
@@ -226,7 +230,11 @@ impl<S: PortfolioReconciliationService + 'static> ReconciliationActor<S> {
         }))
     }
 
-    fn finish_cycle(&mut self, service: S, result: Result<ReconciliationReport, ReconciliationError>) {
+    fn finish_cycle(
+        &mut self,
+        service: S,
+        result: Result<ReconciliationReport, ReconciliationError>,
+    ) {
         self.service = Some(service);
         self.view.cycle_running = false;
         let reply: Result<Arc<ReconciliationReport>, Arc<ReconciliationError>> = match result {

@@ -62,11 +62,8 @@ pub fn apply(
             ));
         }
     }
-    out.current.sort_by(|a, b| {
-        b.severity
-            .cmp(&a.severity)
-            .then_with(|| a.id.cmp(&b.id))
-    });
+    out.current
+        .sort_by(|a, b| b.severity.cmp(&a.severity).then_with(|| a.id.cmp(&b.id)));
     out
 }
 
@@ -132,7 +129,8 @@ fn update(out: &mut LifecycleOutcome, stored: StoredDiscrepancy, f: &Finding) {
         let growth = next.difference.abs() - ack.difference.abs();
         if growth > f.allowed {
             next.acknowledgement = None;
-            reason = Some("acknowledgement lapsed: the gap grew beyond the acknowledged difference");
+            reason =
+                Some("acknowledgement lapsed: the gap grew beyond the acknowledged difference");
         }
     }
     if reason.is_none() && (next.kind != prev.kind || next.severity != prev.severity) {
@@ -149,7 +147,10 @@ fn update(out: &mut LifecycleOutcome, stored: StoredDiscrepancy, f: &Finding) {
         if let Some(map) = d.as_object_mut() {
             map.insert("reason".into(), json!(reason));
             map.insert("previous_severity".into(), json!(prev.severity.as_str()));
-            map.insert("previous_difference".into(), json!(format_amount(prev.difference)));
+            map.insert(
+                "previous_difference".into(),
+                json!(format_amount(prev.difference)),
+            );
         }
         out.events.push(AuditEvent::new(
             AuditKind::DiscrepancyChanged,

@@ -79,7 +79,11 @@ pub fn reconcile(
 }
 
 /// The tolerance bound for `asset` at `magnitude`, and where it came from.
-pub fn allowed(tolerance: &ToleranceConfig, asset: &Asset, magnitude: Decimal) -> (Decimal, String) {
+pub fn allowed(
+    tolerance: &ToleranceConfig,
+    asset: &Asset,
+    magnitude: Decimal,
+) -> (Decimal, String) {
     let o = tolerance.assets.get(asset);
     let absolute = o.and_then(|o| o.absolute).unwrap_or(tolerance.absolute);
     let relative = o.and_then(|o| o.relative).unwrap_or(tolerance.relative);

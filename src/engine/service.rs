@@ -13,8 +13,7 @@ use tokio::time::Instant;
 
 use super::lifecycle;
 use super::report::{
-    classify_status, BalanceRow, CircuitState, ExchangeReport, ExchangeStatus,
-    ReconciliationReport,
+    classify_status, BalanceRow, CircuitState, ExchangeReport, ExchangeStatus, ReconciliationReport,
 };
 use super::rules::{self, Finding};
 use super::PortfolioReconciliationService;
@@ -300,8 +299,7 @@ impl PortfolioReconciliationService for ConcretePortfolioReconciliationService {
             .call(move |repo| {
                 repo.commit_cycle(&input, |open| {
                     let outcome = lifecycle::apply(open, &findings, finished_at);
-                    let (status, worst) =
-                        classify_status(ledger_ok, ok, total, &outcome.current);
+                    let (status, worst) = classify_status(ledger_ok, ok, total, &outcome.current);
                     let mut all_events = events;
                     all_events.extend(outcome.events);
                     CyclePlan {

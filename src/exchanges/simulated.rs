@@ -163,7 +163,10 @@ fn generate(rng: &mut StdRng, n: u32) -> BTreeMap<Asset, Decimal> {
                 .map(|s| s.to_string())
                 .unwrap_or_else(|| format!("SIM{i:04}"));
             let amount = Decimal::new(rng.gen_range(1..10_000_000_000_000i64), 8);
-            (Asset::parse(&symbol).expect("generated symbols are valid"), amount)
+            (
+                Asset::parse(&symbol).expect("generated symbols are valid"),
+                amount,
+            )
         })
         .collect()
 }

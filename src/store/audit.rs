@@ -172,7 +172,15 @@ pub fn append(
             &prev,
             &canonical(seq, &at, e.kind.as_str(), e.subject.as_deref(), &detail),
         );
-        stmt.execute(params![seq, at, e.kind.as_str(), e.subject, detail, prev, hash])?;
+        stmt.execute(params![
+            seq,
+            at,
+            e.kind.as_str(),
+            e.subject,
+            detail,
+            prev,
+            hash
+        ])?;
         prev = hash;
     }
     Ok(())
@@ -192,7 +200,11 @@ fn row_to_entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditEntry> {
 
 /// Newest first, strictly before `before` (a seq) when given. Uses the primary key, so a
 /// page costs the same with 100 000 entries as with 100.
-pub fn page(conn: &Connection, before: Option<i64>, limit: u32) -> rusqlite::Result<Vec<AuditEntry>> {
+pub fn page(
+    conn: &Connection,
+    before: Option<i64>,
+    limit: u32,
+) -> rusqlite::Result<Vec<AuditEntry>> {
     let mut stmt = conn.prepare_cached(
         "SELECT seq, at, event, subject, detail, prev_hash, hash FROM audit_log
          WHERE seq < ?1 ORDER BY seq DESC LIMIT ?2",
@@ -225,7 +237,9 @@ pub fn verify(conn: &Connection) -> rusqlite::Result<ChainStatus> {
             });
         }
         if e.prev_hash != expected_prev {
-            return Ok(broken("prev_hash does not match the previous entry's hash".into()));
+            return Ok(broken(
+                "prev_hash does not match the previous entry's hash".into(),
+            ));
         }
         let recomputed = entry_hash(
             &e.prev_hash,

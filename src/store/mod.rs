@@ -19,7 +19,9 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
 pub use audit::{AuditEntry, AuditEvent, AuditKind, ChainStatus};
-pub use records::{CycleInput, CyclePlan, DiscrepancyWrite, ExchangeRecord, SnapshotRow, StoredDiscrepancy};
+pub use records::{
+    CycleInput, CyclePlan, DiscrepancyWrite, ExchangeRecord, SnapshotRow, StoredDiscrepancy,
+};
 
 use crate::domain::{
     format_amount, Acknowledgement, Asset, BalanceDiscrepancy, DiscrepancyId, ExchangeName,
@@ -93,9 +95,12 @@ impl ReconciliationRepository {
         .map_err(sql)?;
         // Another recon process (TUI + `recon ack`) may hold the write lock briefly.
         conn.busy_timeout(Duration::from_secs(10)).map_err(sql)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(sql)?;
-        conn.pragma_update(None, "synchronous", "FULL").map_err(sql)?;
-        conn.pragma_update(None, "foreign_keys", "ON").map_err(sql)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(sql)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(sql)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(sql)?;
         conn.pragma_update(None, "recursive_triggers", "ON")
             .map_err(sql)?;
         schema::migrate(&mut conn)
@@ -136,29 +141,40 @@ impl ReconciliationRepository {
                 )
                 .map_err(|e| self.sql(e))?;
             let mapped = stmt
-                .query_map([], |r| {
-                    Ok(((r.get(0)?, r.get(1)?), (r.get(2)?, r.get(3)?)))
-                })
+                .query_map([], |r| Ok(((r.get(0)?, r.get(1)?), (r.get(2)?, r.get(3)?))))
                 .map_err(|e| self.sql(e))?;
-            mapped.collect::<rusqlite::Result<_>>().map_err(|e| self.sql(e))?
+            mapped
+                .collect::<rusqlite::Result<_>>()
+                .map_err(|e| self.sql(e))?
         };
         self.last_snapshot = rows.into_iter().collect();
         Ok(())
     }
 
     /// Appends audit events in their own transaction.
-    pub fn append_audit(&mut self, at: DateTime<Utc>, events: &[AuditEvent]) -> Result<(), StoreError> {
+    pub fn append_audit(
+        &mut self,
+        at: DateTime<Utc>,
+        events: &[AuditEvent],
+    ) -> Result<(), StoreError> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|e| StoreError::Sqlite { path: self.path.clone(), source: e })?;
+            .map_err(|e| StoreError::Sqlite {
+                path: self.path.clone(),
+                source: e,
+            })?;
         audit::append(&tx, at, events)
             .and_then(|()| tx.commit())
             .map_err(|e| self.sql(e))
     }
 
     /// A page of the audit trail, newest first, before `before` (a seq).
-    pub fn audit_page(&self, before: Option<i64>, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
+    pub fn audit_page(
+        &self,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
         audit::page(&self.conn, before, limit).map_err(|e| self.sql(e))
     }
 
@@ -197,8 +213,9 @@ impl ReconciliationRepository {
         let open = records::load_open(&tx, &path)?;
         let plan = plan(open);
         let cycle_id = records::insert_cycle(&tx, input, &plan).map_err(sql)?;
-        let changed = records::insert_snapshots(&tx, cycle_id, &input.snapshots, &self.last_snapshot)
-            .map_err(sql)?;
+        let changed =
+            records::insert_snapshots(&tx, cycle_id, &input.snapshots, &self.last_snapshot)
+                .map_err(sql)?;
         records::apply_writes(&tx, &plan.writes).map_err(sql)?;
         let mut events = plan.events.clone();
         events.push(AuditEvent::new(
@@ -257,7 +274,14 @@ impl ReconciliationRepository {
         tx.execute(
             "INSERT INTO acknowledgements (discrepancy_row, key, by, note, at, difference)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![current.row_id, key.as_str(), by, note, ts, ack.difference.to_string()],
+            params![
+                current.row_id,
+                key.as_str(),
+                by,
+                note,
+                ts,
+                ack.difference.to_string()
+            ],
         )
         .map_err(sql)?;
         tx.execute(

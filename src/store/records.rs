@@ -140,7 +140,10 @@ fn corrupt(path: &str, what: &'static str, value: &str) -> StoreError {
 
 type RawOpen = (i64, [String; 13], [Option<String>; 4]);
 
-pub(super) fn load_open(conn: &Connection, path: &str) -> Result<Vec<StoredDiscrepancy>, StoreError> {
+pub(super) fn load_open(
+    conn: &Connection,
+    path: &str,
+) -> Result<Vec<StoredDiscrepancy>, StoreError> {
     let sql = |source| StoreError::Sqlite {
         path: path.to_string(),
         source,
@@ -261,7 +264,13 @@ pub(super) fn insert_snapshots(
             .get(&(r.exchange.clone(), r.asset.clone()))
             .is_some_and(|(l, e)| *l == r.local && *e == r.exchange_amount);
         if !unchanged {
-            stmt.execute(params![cycle_id, r.exchange, r.asset, r.local, r.exchange_amount])?;
+            stmt.execute(params![
+                cycle_id,
+                r.exchange,
+                r.asset,
+                r.local,
+                r.exchange_amount
+            ])?;
             changed.push(r.clone());
         }
     }
@@ -293,7 +302,10 @@ pub(super) fn apply_writes(conn: &Connection, writes: &[DiscrepancyWrite]) -> ru
                     ],
                 )?;
             }
-            DiscrepancyWrite::Update { row_id, discrepancy: d } => {
+            DiscrepancyWrite::Update {
+                row_id,
+                discrepancy: d,
+            } => {
                 let ack = d.acknowledgement.as_ref();
                 conn.execute(
                     "UPDATE discrepancies SET kind = ?2, local = ?3, exchange_amount = ?4,

@@ -145,7 +145,10 @@ mod tests {
             assert_eq!(b.record(t0, false), None, "failure {i}");
         }
         assert_eq!(b.permit(t0), Permit::Allowed);
-        assert_eq!(b.record(t0, false), Some(BreakerTransition::Opened { failures: 3 }));
+        assert_eq!(
+            b.record(t0, false),
+            Some(BreakerTransition::Opened { failures: 3 })
+        );
         assert_eq!(
             b.permit(t0 + Duration::from_secs(10)),
             Permit::Refused {
@@ -163,10 +166,16 @@ mod tests {
     fn failed_trial_reopens_for_another_period() {
         let t0 = Instant::now();
         let mut b = CircuitBreaker::new(1, Duration::from_secs(5));
-        assert_eq!(b.record(t0, false), Some(BreakerTransition::Opened { failures: 1 }));
+        assert_eq!(
+            b.record(t0, false),
+            Some(BreakerTransition::Opened { failures: 1 })
+        );
         let t1 = t0 + Duration::from_secs(5);
         assert_eq!(b.permit(t1), Permit::Trial);
-        assert_eq!(b.record(t1, false), Some(BreakerTransition::Opened { failures: 2 }));
+        assert_eq!(
+            b.record(t1, false),
+            Some(BreakerTransition::Opened { failures: 2 })
+        );
         assert_eq!(
             b.permit(t1 + Duration::from_secs(1)),
             Permit::Refused {
