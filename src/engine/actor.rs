@@ -35,7 +35,7 @@ enum Request {
     ReconcileNow {
         reply: Option<Reply<Arc<ReconciliationReport>>>,
     },
-    Acknowledged(BalanceDiscrepancy),
+    Acknowledged(Box<BalanceDiscrepancy>),
     SetPaused(bool),
     Shutdown {
         reply: oneshot::Sender<()>,
@@ -105,7 +105,10 @@ impl ReconciliationHandle {
     ) -> Result<BalanceDiscrepancy, ReconciliationError> {
         let d = super::service::acknowledge(&self.store, exchange, asset, by, note).await?;
         // The ack is durable already; a stopped actor only means no view to refresh.
-        let _ = self.tx.send(Request::Acknowledged(d.clone())).await;
+        let _ = self
+            .tx
+            .send(Request::Acknowledged(Box::new(d.clone())))
+            .await;
         Ok(d)
     }
 
