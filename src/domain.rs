@@ -156,7 +156,7 @@ pub fn format_amount(value: Decimal) -> String {
 }
 
 /// Pads formatted amounts so their decimal points line up in a right-aligned column:
-/// `["1.5", "100", "-0.25"]` → `["   1.5 ", " 100   ", "  -0.25"]`.
+/// `["1.5", "100", "-0.25"]` → `["  1.5 ", "100   ", " -0.25"]`.
 pub fn align_decimals(values: &[String]) -> Vec<String> {
     let split = |v: &str| -> (usize, usize) {
         match v.find('.') {
@@ -482,7 +482,7 @@ mod tests {
             .iter()
             .map(|s| s.to_string())
             .collect();
-        assert_eq!(align_decimals(&v), vec!["   1.5 ", " 100   ", "  -0.25"]);
+        assert_eq!(align_decimals(&v), vec!["  1.5 ", "100   ", " -0.25"]);
     }
 
     #[test]
