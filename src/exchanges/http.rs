@@ -405,9 +405,14 @@ impl<'de> Deserialize<'de> for JsonAmount {
     }
 }
 
-/// Deserializes a JSON body with the path of the first offending field in the message
-/// (`accounts[3].hold: missing field ...`), as [`ExchangeError::Malformed`].
+/// Deserializes a JSON body; on failure the message carries the path of the first
+/// offending field (`accounts[3].hold: missing field ...`), as [`ExchangeError::Malformed`].
 pub fn decode<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ExchangeError> {
+    // Fast path without path tracking (it roughly doubles the cost of a 250-account page);
+    // only a failing body is decoded a second time to say where it failed.
+    if let Ok(value) = serde_json::from_slice(body) {
+        return Ok(value);
+    }
     let de = &mut serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
