@@ -529,6 +529,28 @@ async fn coinbase_exchange_retries_429_and_500_then_succeeds() {
 }
 
 #[tokio::test]
+async fn coinbase_exchange_500_twice_then_success_takes_three_attempts() {
+    let (mock, client) = cbx_mock().await;
+    mock.push(
+        "/accounts",
+        [
+            Scripted::manifest("cb_ex_500"),
+            Scripted::manifest("cb_ex_500"),
+            Scripted::manifest("cb_ex_accounts"),
+        ],
+    );
+    let got = client.fetch_balances().await.unwrap();
+    assert_eq!(got.attempts, 3);
+    assert_eq!(mock.requests().len(), 3);
+    // Every attempt was signed (and verified by the mock), not only the first.
+    assert!(
+        mock.auth_failures().is_empty(),
+        "{:?}",
+        mock.auth_failures()
+    );
+}
+
+#[tokio::test]
 async fn coinbase_exchange_bad_bodies_are_typed_errors() {
     let (mock, client) = cbx_mock().await;
     mock.push("/accounts", [Scripted::manifest("cb_ex_non_numeric")]);
