@@ -196,6 +196,7 @@ impl CoinbaseExchangeReconciler {
     ) -> Result<Self, ExchangeError> {
         let vars = &cfg.credentials;
         let key = env_secret(vars.api_key_env.as_deref(), "api_key_env")?;
+        let key = SecretString::from(key.expose_secret().trim());
         let secret = env_secret(vars.api_secret_env.as_deref(), "api_secret_env")?;
         let passphrase = env_secret(vars.passphrase_env.as_deref(), "passphrase_env")?;
         let var = vars.api_secret_env.as_deref().unwrap_or("api_secret_env");

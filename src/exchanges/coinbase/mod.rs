@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION};
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
 pub use auth::{jwt_uri, CdpKey, JwtSigner};
@@ -66,7 +66,9 @@ impl CoinbaseReconciler {
         timeout: Duration,
     ) -> Result<Self, ExchangeError> {
         let vars = &cfg.credentials;
+        // A key name copied with a trailing newline would end up inside the JWT's kid.
         let key_name = env_secret(vars.api_key_env.as_deref(), "api_key_env")?;
+        let key_name = SecretString::from(key_name.expose_secret().trim());
         let secret = env_secret(vars.api_secret_env.as_deref(), "api_secret_env")?;
         let var = vars.api_secret_env.as_deref().unwrap_or("api_secret_env");
         let key = CdpKey::parse(secret.expose_secret(), var)?;
