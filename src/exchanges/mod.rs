@@ -171,6 +171,19 @@ impl ExchangeError {
             Self::CycleBudget { .. } | Self::Credentials(_) | Self::CircuitOpen { .. } => 0,
         }
     }
+
+    /// The same error with `prior` requests (earlier pages of the same fetch) added to
+    /// its attempt count, for the variants that carry one.
+    pub fn with_prior_attempts(mut self, prior: u32) -> Self {
+        match &mut self {
+            Self::Timeout { attempts, .. }
+            | Self::Connect { attempts, .. }
+            | Self::RateLimited { attempts, .. }
+            | Self::Status { attempts, .. } => *attempts = attempts.saturating_add(prior),
+            _ => {}
+        }
+        self
+    }
 }
 
 /// One exchange account the engine can ask for balances.
@@ -196,13 +209,13 @@ pub fn build_client(
         ExchangeKind::Simulated => Arc::new(simulated::SimulatedExchange::from_config(
             cfg, policy, timeout,
         )?),
-        ExchangeKind::Coinbase => Arc::from(coinbase::CoinbaseReconciler::from_config(
+        ExchangeKind::Coinbase => Arc::new(coinbase::CoinbaseReconciler::from_config(
             cfg, policy, timeout,
         )?),
-        ExchangeKind::CoinbaseExchange => Arc::from(
+        ExchangeKind::CoinbaseExchange => Arc::new(
             coinbase_exchange::CoinbaseExchangeReconciler::from_config(cfg, policy, timeout)?,
         ),
-        ExchangeKind::Dydx => Arc::from(dydx::DydxReconciler::from_config(cfg, policy, timeout)?),
+        ExchangeKind::Dydx => Arc::new(dydx::DydxReconciler::from_config(cfg, policy, timeout)?),
     })
 }
 

@@ -1,5 +1,5 @@
-//! Resilience around every exchange: retry with capped full-jitter backoff, and a
-//! per-exchange circuit breaker.
+//! Resilience around every exchange: retry with capped full-jitter backoff, a client-side
+//! rate limiter, and a per-exchange circuit breaker.
 //!
 //! Why by hand: the retry crates (backoff, backon, tokio-retry) do not let a single
 //! policy honour a server's `Retry-After` (in seconds for Coinbase, milliseconds for
@@ -9,7 +9,12 @@
 //! Both mechanisms are small state machines, tested here as pure functions.
 
 mod breaker;
+mod rate_limit;
 mod retry;
 
 pub use breaker::{BreakerState, BreakerTransition, CircuitBreaker, Permit};
-pub use retry::{backoff_cap, full_jitter_delay, run_with_retry, AttemptFailure, RetryPolicy};
+pub use rate_limit::{RateLimit, RateLimiter};
+pub use retry::{
+    backoff_cap, full_jitter_delay, run_paced_with_retry, run_with_retry, AttemptFailure,
+    RetryPolicy,
+};

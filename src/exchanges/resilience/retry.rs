@@ -111,15 +111,34 @@ pub fn full_jitter_delay(base: Duration, max: Duration, retry: u32, unit: f64) -
 pub async fn run_with_retry<T, F, Fut>(
     policy: &RetryPolicy,
     timeout: Duration,
+    attempt: F,
+) -> Result<(T, u32), ExchangeError>
+where
+    F: FnMut(u32) -> Fut,
+    Fut: Future<Output = Result<T, AttemptFailure>>,
+{
+    run_paced_with_retry(policy, timeout, || std::future::ready(()), attempt).await
+}
+
+/// [`run_with_retry`] with `pace` awaited before every attempt, *outside* the per-request
+/// timeout: a client-side rate limiter that makes a request wait must not turn that wait
+/// into a timeout blamed on the server.
+pub async fn run_paced_with_retry<T, P, PFut, F, Fut>(
+    policy: &RetryPolicy,
+    timeout: Duration,
+    mut pace: P,
     mut attempt: F,
 ) -> Result<(T, u32), ExchangeError>
 where
+    P: FnMut() -> PFut,
+    PFut: Future<Output = ()>,
     F: FnMut(u32) -> Fut,
     Fut: Future<Output = Result<T, AttemptFailure>>,
 {
     let mut n = 0;
     loop {
         n += 1;
+        pace().await;
         let failure = match tokio::time::timeout(timeout, attempt(n)).await {
             Ok(Ok(value)) => return Ok((value, n)),
             Ok(Err(failure)) => failure,

@@ -1,1 +1,0 @@
-//! Shared HTTP plumbing for the real exchange clients (issue 4).
