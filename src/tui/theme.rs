@@ -461,7 +461,7 @@ mod tests {
         let err =
             Theme::parse("x", "[severity]\ncritcal = { fg = \"red\" }\n", Some(&base)).unwrap_err();
         assert!(
-            err.starts_with("severity: unknown field `critcal`"),
+            err.starts_with("severity.critcal: unknown field `critcal`"),
             "{err}"
         );
         let err =
@@ -471,14 +471,14 @@ mod tests {
             "{err}"
         );
         let err = Theme::parse("x", "[sev]\n", Some(&base)).unwrap_err();
-        assert!(err.starts_with("unknown field `sev`"), "{err}");
+        assert!(err.starts_with("sev: unknown field `sev`"), "{err}");
         let err = Theme::parse(
             "x",
             "[base]\ntext = { fg = \"red\", blink = true }\n",
             Some(&base),
         )
         .unwrap_err();
-        assert!(err.starts_with("base.text: unknown field `blink`"), "{err}");
+        assert!(err.starts_with("base.text.blink: unknown field `blink`"), "{err}");
         let err = Theme::parse("x", "[base\n", Some(&base)).unwrap_err();
         assert!(err.starts_with("line 1:"), "{err}");
     }
