@@ -33,7 +33,7 @@ type Reply<T> = oneshot::Sender<Result<T, ReconciliationError>>;
 
 enum Request {
     ReconcileNow { reply: Option<Reply<Arc<ReconciliationReport>>> },
-    Acknowledged(BalanceDiscrepancy),
+    Acknowledged(Box<BalanceDiscrepancy>),
     SetPaused(bool),
     Shutdown { reply: oneshot::Sender<()> },
 }
@@ -101,7 +101,7 @@ impl ReconciliationHandle {
     ) -> Result<BalanceDiscrepancy, ReconciliationError> {
         let d = super::service::acknowledge(&self.store, exchange, asset, by, note).await?;
         // The ack is durable already; a stopped actor only means no view to refresh.
-        let _ = self.tx.send(Request::Acknowledged(d.clone())).await;
+        let _ = self.tx.send(Request::Acknowledged(Box::new(d.clone()))).await;
         Ok(d)
     }
 
