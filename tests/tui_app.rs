@@ -172,7 +172,7 @@ fn movement_stays_in_bounds() {
     assert_eq!(app.focus, Panel::Balances);
     let page = app.page(Panel::Balances);
     assert!(
-        page >= 1 && page < 10,
+        (1..10).contains(&page),
         "80×24 shows a few balance rows, got {page}"
     );
     press(&mut app, KeyCode::Up);

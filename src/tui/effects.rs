@@ -72,7 +72,7 @@ pub async fn run(effect: Effect, handle: &ReconciliationHandle) -> Option<Action
             let result = handle.acknowledge(exchange, asset, by, note).await;
             Some(Action::Acknowledged {
                 id,
-                result: result.map_err(Arc::new),
+                result: result.map(Box::new).map_err(Arc::new),
             })
         }
         Effect::LoadAuditPage {

@@ -478,7 +478,10 @@ mod tests {
             Some(&base),
         )
         .unwrap_err();
-        assert!(err.starts_with("base.text.blink: unknown field `blink`"), "{err}");
+        assert!(
+            err.starts_with("base.text.blink: unknown field `blink`"),
+            "{err}"
+        );
         let err = Theme::parse("x", "[base\n", Some(&base)).unwrap_err();
         assert!(err.starts_with("line 1:"), "{err}");
     }

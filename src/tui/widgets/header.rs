@@ -8,6 +8,7 @@ use ratatui::Frame;
 
 use super::{field, severity_label, status_label};
 use crate::tui::app::App;
+use crate::tui::rows::age;
 
 /// Braille spinner, one frame per 100 ms of `now`.
 const SPINNER: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
@@ -59,7 +60,7 @@ fn status_line(app: &App, compact: bool) -> Line<'static> {
         (false, true, _) => "paused".to_string(),
         (false, false, Some(at)) => {
             let ms = (at - app.now).num_milliseconds().max(0);
-            format!("{}{}s", label("in ", ""), (ms + 999) / 1000)
+            format!("{}{}", label("in ", ""), age((ms + 999) / 1000))
         }
         (false, false, None) => "—".to_string(),
     };
