@@ -238,7 +238,7 @@ pub fn footer(mode: Mode) -> impl Iterator<Item = (String, &'static str)> {
     BINDINGS
         .iter()
         .filter(move |b| b.modes.contains(&mode))
-        .filter_map(|b| Some((label(b.keys[0]), b.footer?)))
+        .filter_map(|b| Some((label(*b.keys.first()?), b.footer?)))
 }
 
 /// The help entries of `mode`: (all keys, help text).

@@ -48,8 +48,8 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         .map(|l| ListItem::new(line(app, l)))
         .collect();
     let focused = app.focus == Panel::Audit;
-    let mut state =
-        ListState::default().with_selected(focused.then_some(pane.cursor.selected - start));
+    let mut state = ListState::default()
+        .with_selected(focused.then_some(pane.cursor.selected.saturating_sub(start)));
     let list = List::new(items)
         .highlight_style(theme.base.selected)
         .highlight_symbol("▶ ")
