@@ -2,7 +2,7 @@
 //!
 //! Layers, arrows pointing one way:
 //! `domain ← ledger, exchanges, store ← engine ← commands, tui ← main`.
-//! Nothing below `commands`/`tui` names a terminal crate.
+//! Nothing below `commands`/`tui` names a terminal crate; only `tui` (and `main`) do.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -15,7 +15,9 @@ pub mod engine;
 pub mod error;
 pub mod exchanges;
 pub mod ledger;
+pub mod logging;
 pub mod store;
+pub mod tui;
 
 pub use config::TradingConfig;
 pub use domain::{Balance, BalanceDiscrepancy, DiscrepancySeverity, ReconciliationStatus};

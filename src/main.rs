@@ -2,14 +2,17 @@
 //! every error into one line on stderr and a documented exit code.
 
 use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use clap::Parser;
 
 use recon::cli::{AuditAction, Cli, Command, Format};
 use recon::commands;
 use recon::config::TradingConfig;
+use recon::tui;
 
 /// Exit code for "unknown" in the monitoring convention of `once`.
 const UNKNOWN: u8 = 3;
@@ -23,8 +26,7 @@ fn main() -> ExitCode {
         Err(e) => return fail(&e, if once { UNKNOWN } else { 1 }),
     };
     match cli.command.unwrap_or(Command::Tui) {
-        // Until the console lands, the default shows one cycle as a table.
-        Command::Tui => run_once(cfg, Format::Table),
+        Command::Tui => run_tui(cfg),
         Command::Once { format } => run_once(cfg, format),
         Command::Audit {
             action: Some(AuditAction::Verify),
@@ -72,6 +74,67 @@ fn run_once(cfg: Arc<TradingConfig>, format: Format) -> ExitCode {
     match rt.block_on(commands::once::run(cfg, format)) {
         Ok(code) => ExitCode::from(code),
         Err(e) => fail(&e, UNKNOWN),
+    }
+}
+
+/// The console: themes and logging are checked before the terminal is taken, so a bad
+/// theme or log directory is one plain line on stderr.
+fn run_tui(cfg: Arc<TradingConfig>) -> ExitCode {
+    let dir = match cfg.source.as_deref().and_then(Path::parent) {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let (themes, index) = match tui::theme::load(&dir, &cfg.theme) {
+        Ok(t) => t,
+        Err(e) => return fail(&e, 1),
+    };
+    // The terminal belongs to the console: logs go to the rolling file only.
+    let guard = match recon::logging::init(&cfg.logging, false) {
+        Ok(g) => g,
+        Err(e) => return fail(&e, 1),
+    };
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(e) => return fail(&e, 1),
+    };
+    let result = rt.block_on(tui::run(cfg, themes, index, termination()));
+    // The event reader's thread may still be parked on the terminal; do not wait on it.
+    rt.shutdown_timeout(Duration::from_secs(1));
+    drop(guard);
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&e, 1),
+    }
+}
+
+/// Resolves on SIGTERM, SIGINT or SIGHUP (the terminal went away). In raw mode Ctrl-C is
+/// a key, so SIGINT only comes from `kill`.
+async fn termination() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let listen = |kind| match signal(kind) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot listen for a signal");
+            None
+        }
+    };
+    let (mut term, mut int, mut hup) = (
+        listen(SignalKind::terminate()),
+        listen(SignalKind::interrupt()),
+        listen(SignalKind::hangup()),
+    );
+    async fn recv(s: &mut Option<tokio::signal::unix::Signal>) {
+        match s {
+            Some(s) => {
+                s.recv().await;
+            }
+            None => std::future::pending().await,
+        }
+    }
+    tokio::select! {
+        () = recv(&mut term) => tracing::info!("SIGTERM: shutting down"),
+        () = recv(&mut int) => tracing::info!("SIGINT: shutting down"),
+        () = recv(&mut hup) => tracing::info!("SIGHUP: shutting down"),
     }
 }
 

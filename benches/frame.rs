@@ -1,0 +1,66 @@
+//! SPEC §8: drawing a frame with 1000 balance rows takes < 1 ms. The frame is drawn into
+//! ratatui's `TestBackend` at 120×40 from a fixture state (so the terminal's own speed is
+//! not measured), once at the top of the table and once scrolled to its middle.
+
+#[path = "../tests/support/fixtures.rs"]
+mod fixtures;
+
+use std::hint::black_box;
+use std::sync::Arc;
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+
+use recon::tui::keys::Command;
+use recon::tui::{ui, Action, App};
+
+fn app_with_rows(n: usize) -> App {
+    let view = fixtures::view(Some(fixtures::big_report(n)));
+    let mut app = fixtures::app_with(
+        "default",
+        120,
+        40,
+        view,
+        fixtures::audit_entries(10_000, 200),
+    );
+    app.update(Action::Command(Command::FocusPrev));
+    app
+}
+
+fn frame(c: &mut Criterion) {
+    let mut app = app_with_rows(1000);
+    assert_eq!(app.balances.len(), 1000);
+    let mut terminal = Terminal::new(TestBackend::new(120, 40)).unwrap();
+    c.bench_function("frame_1000_balance_rows", |b| {
+        b.iter(|| {
+            terminal.draw(|f| ui::render(black_box(&app), f)).unwrap();
+        })
+    });
+    let small = app_with_rows(10);
+    c.bench_function("frame_10_balance_rows", |b| {
+        b.iter(|| {
+            terminal.draw(|f| ui::render(black_box(&small), f)).unwrap();
+        })
+    });
+    for _ in 0..500 {
+        app.update(Action::Command(Command::Down));
+    }
+    c.bench_function("frame_1000_balance_rows_scrolled", |b| {
+        b.iter(|| {
+            terminal.draw(|f| ui::render(black_box(&app), f)).unwrap();
+        })
+    });
+    // The work done once per report rather than per frame: formatting and aligning.
+    let view = Arc::new(fixtures::view(Some(fixtures::big_report(1000))));
+    c.bench_function("report_to_rows_1000", |b| {
+        b.iter_batched(
+            || app.clone(),
+            |mut fresh| fresh.update(Action::Engine(black_box(view.clone()), fixtures::now())),
+            BatchSize::SmallInput,
+        )
+    });
+}
+
+criterion_group!(benches, frame);
+criterion_main!(benches);

@@ -1,0 +1,129 @@
+//! Log output for the long-running front ends: a daily rolling file in `[logging] dir`
+//! (tracing-appender, non-blocking), JSON or text, optionally mirrored to stderr.
+//!
+//! The TUI owns the terminal, so while it runs logs go to the file only (`also_stderr =
+//! false`); a headless daemon can also write them to stderr for journald. No terminal
+//! crate is named here.
+
+use std::path::PathBuf;
+
+use tracing_appender::non_blocking::WorkerGuard;
+use tracing_appender::rolling::{RollingFileAppender, Rotation};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer, Registry};
+
+use crate::config::{LogFormat, LoggingConfig};
+
+/// File names are `<prefix>.<YYYY-MM-DD>.log`.
+pub const FILE_PREFIX: &str = "recon";
+
+/// Why logging could not be set up; names the directory at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum LoggingError {
+    /// The directory could not be created or the file opened.
+    #[error("logging.dir {}: {message}", dir.display())]
+    Dir {
+        /// The configured directory.
+        dir: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+    /// `RUST_LOG` or `[logging] level` is not a valid filter.
+    #[error("logging.level '{level}': {message}")]
+    Level {
+        /// The directive.
+        level: String,
+        /// The parser's message.
+        message: String,
+    },
+    /// A global subscriber was already installed (twice in one process).
+    #[error("logging: a global logger is already installed")]
+    AlreadyInstalled,
+}
+
+/// Keeps the background writer alive; dropping it flushes buffered lines. Hold it until
+/// the very end of `main`.
+#[must_use = "dropping the guard stops the log writer"]
+pub struct LogGuard {
+    _file: WorkerGuard,
+}
+
+type BoxedLayer = Box<dyn Layer<Registry> + Send + Sync + 'static>;
+
+/// Installs the global subscriber: the rolling file, plus stderr when `also_stderr`.
+/// The level comes from `RUST_LOG` when set, else from `[logging] level`.
+pub fn init(cfg: &LoggingConfig, also_stderr: bool) -> Result<LogGuard, LoggingError> {
+    let filter = filter(cfg)?;
+    let dir_err = |message: String| LoggingError::Dir {
+        dir: cfg.dir.clone(),
+        message,
+    };
+    std::fs::create_dir_all(&cfg.dir).map_err(|e| dir_err(format!("cannot create: {e}")))?;
+    let appender = RollingFileAppender::builder()
+        .rotation(Rotation::DAILY)
+        .filename_prefix(FILE_PREFIX)
+        .filename_suffix("log")
+        .build(&cfg.dir)
+        .map_err(|e| dir_err(e.to_string()))?;
+    let (writer, guard) = tracing_appender::non_blocking(appender);
+
+    let file_layer: BoxedLayer = match cfg.format {
+        LogFormat::Json => tracing_subscriber::fmt::layer()
+            .json()
+            .with_ansi(false)
+            .with_writer(writer)
+            .boxed(),
+        LogFormat::Text => tracing_subscriber::fmt::layer()
+            .with_ansi(false)
+            .with_writer(writer)
+            .boxed(),
+    };
+    let mut layers = vec![file_layer];
+    if also_stderr {
+        layers.push(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_target(false)
+                .boxed(),
+        );
+    }
+    tracing_subscriber::registry()
+        .with(layers)
+        .with(filter)
+        .try_init()
+        .map_err(|_| LoggingError::AlreadyInstalled)?;
+    Ok(LogGuard { _file: guard })
+}
+
+fn filter(cfg: &LoggingConfig) -> Result<EnvFilter, LoggingError> {
+    let level = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| cfg.level.clone());
+    EnvFilter::try_new(&level).map_err(|e| LoggingError::Level {
+        level,
+        message: e.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_uncreatable_directory_is_named() {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("plain-file");
+        std::fs::write(&file, "x").unwrap();
+        let cfg = LoggingConfig {
+            dir: file.join("logs"),
+            level: "info".into(),
+            format: LogFormat::Text,
+        };
+        let err = init(&cfg, false).err().expect("must fail");
+        let msg = err.to_string();
+        assert!(msg.starts_with("logging.dir "), "{msg}");
+        assert!(msg.contains("plain-file"), "{msg}");
+    }
+}

@@ -1,0 +1,402 @@
+//! The console's state and its one transition function. `App::update` is synchronous: it
+//! changes view state, marks the screen dirty when something visible changed, and
+//! returns an [`Effect`] for the engine instead of awaiting anything. "Now" is a field,
+//! set by ticks, so a fixture state renders the same frame every time.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+
+mod commands;
+
+use super::audit_pane::AuditPane;
+use super::cursor::Cursor;
+use super::effects::Effect;
+use super::keys::{Command, Mode};
+use super::rows::{balance_lines, discrepancy_lines, BalanceLine, DiscrepancyLine};
+use super::theme::Theme;
+use super::ui;
+use crate::domain::{Asset, BalanceDiscrepancy, DiscrepancyId, DiscrepancySeverity, ExchangeName};
+use crate::engine::EngineView;
+use crate::error::ReconciliationError;
+use crate::store::AuditEntry;
+
+/// Longest note accepted in the prompt.
+pub const MAX_NOTE: usize = 200;
+/// How long an informational notice stays in the header (errors stay until replaced).
+pub const NOTICE_FOR: chrono::TimeDelta = chrono::TimeDelta::seconds(10);
+
+/// Something that happened: a key, an engine update, a tick, an effect's outcome.
+#[derive(Debug, Clone)]
+pub enum Action {
+    /// A bound key.
+    Command(Command),
+    /// A character typed into the prompt or the filter.
+    Input(char),
+    /// The engine published a new view (observed at the given time).
+    Engine(Arc<EngineView>, DateTime<Utc>),
+    /// The clock moved.
+    Tick(DateTime<Utc>),
+    /// The terminal was resized to (width, height).
+    Resize(u16, u16),
+    /// An audit page arrived.
+    AuditLoaded {
+        /// The request it answers.
+        generation: u64,
+        /// The entries, newest first.
+        result: Result<Vec<AuditEntry>, Arc<ReconciliationError>>,
+    },
+    /// An acknowledgement was recorded, or not.
+    Acknowledged {
+        /// What was acknowledged.
+        id: DiscrepancyId,
+        /// The updated discrepancy.
+        result: Result<Box<BalanceDiscrepancy>, Arc<ReconciliationError>>,
+    },
+    /// A fire-and-forget effect failed.
+    EffectFailed {
+        /// `reconcile`, `pause`, `resume`.
+        what: &'static str,
+        /// Why.
+        error: Arc<ReconciliationError>,
+    },
+}
+
+/// The panels that take focus, in `Tab` order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Panel {
+    /// Exchange health.
+    Exchanges,
+    /// Balances table.
+    Balances,
+    /// Discrepancy list.
+    Discrepancies,
+    /// Audit trail.
+    Audit,
+}
+
+impl Panel {
+    /// `Tab` order.
+    pub const ORDER: [Self; 4] = [
+        Self::Exchanges,
+        Self::Balances,
+        Self::Discrepancies,
+        Self::Audit,
+    ];
+
+    fn step(self, by: usize) -> Self {
+        let i = Self::ORDER.iter().position(|p| *p == self).unwrap_or(0);
+        Self::ORDER[(i + by) % Self::ORDER.len()]
+    }
+}
+
+/// The acknowledgement being typed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AckPrompt {
+    /// Its id.
+    pub id: DiscrepancyId,
+    /// The exchange.
+    pub exchange: ExchangeName,
+    /// The asset.
+    pub asset: Asset,
+    /// Severity when the prompt opened.
+    pub severity: DiscrepancySeverity,
+    /// Difference when the prompt opened.
+    pub difference: Decimal,
+    /// The note so far.
+    pub note: String,
+}
+
+/// A line in the header about the last thing done.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    /// The text.
+    pub text: String,
+    /// A failure (shown in the error style, kept until replaced).
+    pub error: bool,
+    /// When it was raised.
+    pub at: DateTime<Utc>,
+}
+
+/// View state of the console. Holds no engine state of its own: the engine's view is
+/// an immutable snapshot replaced on every change.
+#[derive(Debug, Clone)]
+pub struct App {
+    /// The current time, for countdowns, ages and the spinner.
+    pub now: DateTime<Utc>,
+    /// The engine's latest state.
+    pub view: Arc<EngineView>,
+    /// Loaded themes, in `t` order.
+    pub themes: Vec<Theme>,
+    /// Index of the active theme.
+    pub theme_index: usize,
+    /// The focused panel.
+    pub focus: Panel,
+    /// Terminal size (width, height).
+    pub size: (u16, u16),
+    /// Exchange panel cursor.
+    pub exchanges: Cursor,
+    /// Every balance row of the report.
+    pub balances: Vec<BalanceLine>,
+    /// Indices of the rows the filter lets through.
+    pub visible: Vec<usize>,
+    /// Balance table cursor (over `visible`).
+    pub balance_cursor: Cursor,
+    /// Discrepancies, worst first.
+    pub discrepancies: Vec<DiscrepancyLine>,
+    /// Discrepancy list cursor.
+    pub discrepancy_cursor: Cursor,
+    /// The audit pane.
+    pub audit: AuditPane,
+    /// Balance filter text.
+    pub filter: String,
+    /// The acknowledgement being typed.
+    pub prompt: Option<AckPrompt>,
+    /// The latest notice.
+    pub notice: Option<Notice>,
+    /// Who acknowledges ($USER).
+    pub user: String,
+    mode: Mode,
+    dirty: bool,
+    quit: bool,
+}
+
+impl App {
+    /// A console with no report yet.
+    pub fn new(themes: Vec<Theme>, theme_index: usize, user: String, now: DateTime<Utc>) -> Self {
+        let themes = if themes.is_empty() {
+            vec![Theme::builtin_default()]
+        } else {
+            themes
+        };
+        Self {
+            now,
+            view: Arc::new(EngineView::default()),
+            theme_index: theme_index.min(themes.len() - 1),
+            themes,
+            focus: Panel::Discrepancies,
+            size: (ui::MIN_WIDTH, ui::MIN_HEIGHT),
+            exchanges: Cursor::default(),
+            balances: Vec::new(),
+            visible: Vec::new(),
+            balance_cursor: Cursor::default(),
+            discrepancies: Vec::new(),
+            discrepancy_cursor: Cursor::default(),
+            audit: AuditPane::new(),
+            filter: String::new(),
+            prompt: None,
+            notice: None,
+            user,
+            mode: Mode::Normal,
+            dirty: true,
+            quit: false,
+        }
+    }
+
+    /// The active theme.
+    pub fn theme(&self) -> &Theme {
+        &self.themes[self.theme_index]
+    }
+
+    /// Which keys apply.
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// Something visible changed since the last draw; clears the flag.
+    pub fn take_dirty(&mut self) -> bool {
+        std::mem::take(&mut self.dirty)
+    }
+
+    /// `q` was pressed.
+    pub fn should_quit(&self) -> bool {
+        self.quit
+    }
+
+    /// How often the clock should tick: 10 Hz while a cycle runs (the spinner), else
+    /// 1 Hz (the countdown).
+    pub fn tick_period(&self) -> Duration {
+        if self.view.cycle_running {
+            Duration::from_millis(100)
+        } else {
+            Duration::from_secs(1)
+        }
+    }
+
+    /// The selected discrepancy: the flagged balance row when the balances have focus,
+    /// else the discrepancy list's selection.
+    pub fn selected_discrepancy(&self) -> Option<&BalanceDiscrepancy> {
+        if self.focus == Panel::Balances {
+            let line = self
+                .visible
+                .get(self.balance_cursor.selected)
+                .and_then(|&i| self.balances.get(i))?;
+            return self
+                .discrepancies
+                .iter()
+                .map(|l| &l.discrepancy)
+                .find(|d| d.exchange.as_str() == line.exchange && d.asset.as_str() == line.asset);
+        }
+        self.discrepancies
+            .get(self.discrepancy_cursor.selected)
+            .map(|l| &l.discrepancy)
+    }
+
+    /// Rows a panel shows at once at the current size.
+    pub fn page(&self, panel: Panel) -> usize {
+        ui::visible_rows(self, panel).max(1)
+    }
+
+    /// Applies one action; returns the effect to run, if any.
+    pub fn update(&mut self, action: Action) -> Option<Effect> {
+        // A tick decides for itself whether anything visible changed.
+        if !matches!(action, Action::Tick(_)) {
+            self.dirty = true;
+        }
+        match action {
+            Action::Tick(now) => self.tick(now),
+            Action::Command(c) => return self.command(c),
+            Action::Input(c) => self.input(c),
+            Action::Engine(view, now) => return self.engine(view, now),
+            Action::Resize(w, h) => {
+                self.size = (w, h);
+                self.clamp_cursors();
+            }
+            Action::AuditLoaded { generation, result } => {
+                let page = self.page(Panel::Audit);
+                return self.audit.loaded(generation, result, page);
+            }
+            Action::Acknowledged { id, result } => match result {
+                Ok(d) => {
+                    let (by, note) = d
+                        .acknowledgement
+                        .as_ref()
+                        .map(|a| (a.by.as_str(), a.note.as_str()))
+                        .unwrap_or(("?", ""));
+                    self.info(format!("acknowledged {id} by {by}: {note}"));
+                    return self.audit.refresh();
+                }
+                Err(e) => self.error(format!("acknowledge {id} failed: {e}")),
+            },
+            Action::EffectFailed { what, error } => self.error(format!("{what} failed: {error}")),
+        }
+        None
+    }
+
+    fn tick(&mut self, now: DateTime<Utc>) {
+        let second_changed = now.timestamp() != self.now.timestamp();
+        self.now = now;
+        if let Some(n) = &self.notice {
+            if !n.error && now - n.at > NOTICE_FOR {
+                self.notice = None;
+                self.dirty = true;
+            }
+        }
+        if second_changed || self.view.cycle_running {
+            self.dirty = true;
+        }
+    }
+
+    fn engine(&mut self, view: Arc<EngineView>, now: DateTime<Utc>) -> Option<Effect> {
+        self.now = now;
+        let old = std::mem::replace(&mut self.view, view);
+        let same_report = match (&old.report, &self.view.report) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            (None, None) => true,
+            _ => false,
+        };
+        if !same_report {
+            self.rebuild_rows();
+        }
+        let first = self.audit.lines.is_empty() && !self.audit.loading();
+        if first || old.cycles_completed != self.view.cycles_completed {
+            return self.audit.refresh();
+        }
+        None
+    }
+
+    /// Rebuilds the derived rows from the report, keeping the selections on the same
+    /// (exchange, asset) and discrepancy id.
+    fn rebuild_rows(&mut self) {
+        let kept_balance = self.selected_balance_key();
+        let kept_discrepancy = self
+            .discrepancies
+            .get(self.discrepancy_cursor.selected)
+            .map(|l| l.discrepancy.id.clone());
+        match self.view.report.clone() {
+            Some(report) => {
+                self.balances = balance_lines(&report);
+                self.discrepancies = discrepancy_lines(&report);
+            }
+            None => {
+                self.balances.clear();
+                self.discrepancies.clear();
+            }
+        }
+        self.apply_filter();
+        if let Some(key) = kept_balance {
+            if let Some(i) = self.visible.iter().position(|&i| {
+                let l = &self.balances[i];
+                (l.exchange.as_str(), l.asset.as_str()) == (key.0.as_str(), key.1.as_str())
+            }) {
+                self.balance_cursor.selected = i;
+            }
+        }
+        if let Some(id) = kept_discrepancy {
+            if let Some(i) = self
+                .discrepancies
+                .iter()
+                .position(|l| l.discrepancy.id == id)
+            {
+                self.discrepancy_cursor.selected = i;
+            }
+        }
+        self.clamp_cursors();
+    }
+
+    fn selected_balance_key(&self) -> Option<(String, String)> {
+        let l = self
+            .balances
+            .get(*self.visible.get(self.balance_cursor.selected)?)?;
+        Some((l.exchange.clone(), l.asset.clone()))
+    }
+
+    fn apply_filter(&mut self) {
+        let f = self.filter.trim().to_lowercase();
+        self.visible = (0..self.balances.len())
+            .filter(|&i| self.balances[i].matches(&f))
+            .collect();
+    }
+
+    fn clamp_cursors(&mut self) {
+        let n = self.view.report.as_ref().map_or(0, |r| r.exchanges.len());
+        let (pe, pb, pd, pa) = (
+            self.page(Panel::Exchanges),
+            self.page(Panel::Balances),
+            self.page(Panel::Discrepancies),
+            self.page(Panel::Audit),
+        );
+        self.exchanges.clamp(n, pe);
+        self.balance_cursor.clamp(self.visible.len(), pb);
+        self.discrepancy_cursor.clamp(self.discrepancies.len(), pd);
+        self.audit.cursor.clamp(self.audit.lines.len(), pa);
+    }
+
+    fn info(&mut self, text: String) {
+        self.notice = Some(Notice {
+            text,
+            error: false,
+            at: self.now,
+        });
+    }
+
+    fn error(&mut self, text: String) {
+        self.notice = Some(Notice {
+            text,
+            error: true,
+            at: self.now,
+        });
+    }
+}

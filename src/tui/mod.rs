@@ -1,0 +1,180 @@
+//! The live console. The reconciliation actor runs in a background task; this loop
+//! `select!`s over terminal events, the engine's `watch`, effect results and a clock tick
+//! (1 Hz for the countdown, 10 Hz only while a cycle runs, for the spinner), feeds each to
+//! [`App::update`], and redraws only when something visible changed, so an idle console
+//! costs next to no CPU.
+//!
+//! The terminal is restored on every way out: quit, error, SIGTERM (the `shutdown`
+//! future) and panic (`ratatui::try_init` installs a hook that restores first).
+
+pub mod app;
+pub mod audit_pane;
+pub mod cursor;
+pub mod effects;
+pub mod keys;
+pub mod rows;
+pub mod theme;
+pub mod ui;
+pub mod widgets;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use crossterm::event::EventStream;
+use futures::StreamExt;
+use ratatui::DefaultTerminal;
+use tokio::sync::mpsc;
+use tokio::time::{interval_at, Instant, MissedTickBehavior};
+
+pub use app::{Action, App, Panel};
+pub use effects::{Effect, EffectRunner};
+pub use theme::{Theme, ThemeError};
+
+use crate::commands::{record_shutdown, start_engine, EngineParts};
+use crate::config::TradingConfig;
+use crate::engine::{ReconciliationActor, ReconciliationHandle};
+use crate::error::ReconciliationError;
+
+/// How long effects still running at quit (an ack typed just before `q`) may take.
+const EFFECT_GRACE: Duration = Duration::from_secs(2);
+
+/// Why the console stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum TuiError {
+    /// The engine could not start.
+    #[error(transparent)]
+    Engine(#[from] ReconciliationError),
+    /// The terminal failed (could not enter raw mode, read or draw).
+    #[error("terminal: {0}")]
+    Terminal(#[from] std::io::Error),
+}
+
+/// Who acknowledges from this console: `$USER`, or `unknown`.
+pub fn current_user() -> String {
+    std::env::var("USER")
+        .ok()
+        .filter(|u| !u.trim().is_empty())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// Starts the engine, runs the console until `q`, `Ctrl-C` or `shutdown` resolves, then
+/// stops in order: terminal restored, loop stopped (the cycle in flight finishes or is
+/// cancelled), `shutdown` audited, handles dropped, store thread joined.
+pub async fn run(
+    cfg: Arc<TradingConfig>,
+    themes: Vec<Theme>,
+    theme_index: usize,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), TuiError> {
+    let EngineParts {
+        service,
+        store,
+        store_thread,
+        history,
+    } = start_engine(cfg.clone(), "tui").await?;
+    let interval = cfg.reconciliation.interval;
+    let (handle, actor) =
+        ReconciliationActor::spawn(service, store.clone(), interval, false, history);
+    let app = App::new(themes, theme_index, current_user(), Utc::now());
+
+    let outcome = match ratatui::try_init() {
+        Ok(mut terminal) => {
+            let r = event_loop(&mut terminal, app, &handle, shutdown).await;
+            // Restore before the engine winds down, so the shell is back at once.
+            let _ = terminal.show_cursor();
+            ratatui::restore();
+            r
+        }
+        Err(e) => {
+            ratatui::restore();
+            Err(e.into())
+        }
+    };
+
+    handle.shutdown().await;
+    if let Err(e) = actor.await {
+        tracing::error!(error = %e, "the reconciliation actor ended abnormally");
+    }
+    record_shutdown(&store, "tui").await;
+    drop(handle);
+    drop(store);
+    if tokio::task::spawn_blocking(move || store_thread.join())
+        .await
+        .is_err()
+    {
+        tracing::error!("could not join the store thread");
+    }
+    outcome
+}
+
+/// The loop proper: draw if dirty, wait for the next thing to happen, update.
+async fn event_loop(
+    terminal: &mut DefaultTerminal,
+    mut app: App,
+    handle: &ReconciliationHandle,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), TuiError> {
+    let size = terminal.size()?;
+    app.update(Action::Resize(size.width, size.height));
+    let (tx, mut results) = mpsc::unbounded_channel();
+    let mut effects = EffectRunner::new(handle.clone(), tx);
+    let mut view = handle.view();
+    let first = view.borrow_and_update().clone();
+    if let Some(e) = app.update(Action::Engine(first, Utc::now())) {
+        effects.spawn(e);
+    }
+    let mut events = EventStream::new();
+    let mut engine_alive = true;
+    let mut period = app.tick_period();
+    let mut tick = ticker(period);
+    tokio::pin!(shutdown);
+
+    let result = loop {
+        if app.take_dirty() {
+            if let Err(e) = terminal.draw(|f| ui::render(&app, f)) {
+                break Err(e.into());
+            }
+        }
+        if app.should_quit() {
+            break Ok(());
+        }
+        if app.tick_period() != period {
+            period = app.tick_period();
+            tick = ticker(period);
+        }
+        let action = tokio::select! {
+            () = &mut shutdown => break Ok(()),
+            event = events.next() => match event {
+                Some(Ok(event)) => keys::to_action(&app, &event),
+                Some(Err(e)) => break Err(e.into()),
+                // The terminal is gone: nobody left to show anything to.
+                None => break Ok(()),
+            },
+            changed = view.changed(), if engine_alive => match changed {
+                Ok(()) => Some(Action::Engine(view.borrow_and_update().clone(), Utc::now())),
+                Err(_) => {
+                    engine_alive = false;
+                    Some(Action::EffectFailed {
+                        what: "engine",
+                        error: Arc::new(ReconciliationError::EngineStopped),
+                    })
+                }
+            },
+            Some(done) = results.recv() => Some(done),
+            _ = tick.tick() => Some(Action::Tick(Utc::now())),
+        };
+        if let Some(effect) = action.and_then(|a| app.update(a)) {
+            effects.spawn(effect);
+        }
+    };
+    effects.shutdown(EFFECT_GRACE).await;
+    result
+}
+
+fn ticker(period: Duration) -> tokio::time::Interval {
+    let mut t = interval_at(Instant::now() + period, period);
+    t.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    t
+}

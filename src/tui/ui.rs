@@ -1,0 +1,161 @@
+//! The screen: a pure function of [`App`]. Lays out the regions and hands each to its
+//! widget (`widgets::x::render(frame, area, app)`); overlays go on top.
+//!
+//! ```text
+//!  recon ▲ DISCREPANCIES worst ✖ CRITICAL │ last 10:00:05 UTC │ cycle 312 ms │ next in 4s │ ● RUNNING ⠋
+//!  notices: ledger / engine errors, the outcome of the last action, or a summary
+//! ┌ Exchanges ─────────────────────────────────────────────────────────────────────────┐
+//! │ name  status  latency  tries  circuit  last ok  coverage (└ error on its own line) │
+//! └────────────────────────────────────────────────────────────────────────────────────┘
+//! ┌ Balances ──────────────────────────────────────────────────────────────────────────┐
+//! │ exchange  asset  local  exchange  difference  state    (points aligned)            │
+//! └────────────────────────────────────────────────────────────────────────────────────┘
+//! ┌ Discrepancies ─────────────────────────────────────────────────────────────────────┐
+//! │ ✖ CRITICAL  id  kind  difference  relative  age  acknowledged by: note            │
+//! └────────────────────────────────────────────────────────────────────────────────────┘
+//! ┌ Audit ─────────────────────────────────────────────┐┌ Cycle latency ───────────────┐
+//! │ seq  time  event  subject  detail                  ││ ▂▃▅▂▇▃▂                       │
+//! └────────────────────────────────────────────────────┘└──────────────────────────────┘
+//!  r reconcile  a ack  p pause  Tab focus  / filter  t theme  ? help  q quit
+//! ```
+//! Overlays: the help (`?`) and the acknowledgement prompt (`a`). Below 80×24 the whole
+//! screen is one line saying so.
+
+use ratatui::layout::{Alignment, Constraint, Layout, Rect};
+use ratatui::text::Line;
+use ratatui::widgets::{Block, Paragraph};
+use ratatui::Frame;
+
+use super::app::{App, Panel};
+use super::keys::Mode;
+use super::widgets::{
+    audit, balances, discrepancies, exchanges, footer, header, help, prompt, sparkline,
+};
+
+/// Smallest supported terminal width.
+pub const MIN_WIDTH: u16 = 80;
+/// Smallest supported terminal height.
+pub const MIN_HEIGHT: u16 = 24;
+/// Most rows the exchanges panel takes before it scrolls.
+const MAX_EXCHANGE_ROWS: u16 = 8;
+
+/// Where each part of the screen goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Regions {
+    /// Two header lines.
+    pub header: Rect,
+    /// Exchange health.
+    pub exchanges: Rect,
+    /// Balances table.
+    pub balances: Rect,
+    /// Discrepancy list.
+    pub discrepancies: Rect,
+    /// Audit trail.
+    pub audit: Rect,
+    /// Latency sparkline.
+    pub sparkline: Rect,
+    /// Key hints.
+    pub footer: Rect,
+}
+
+/// Splits `area` for the app's current content.
+pub fn regions(area: Rect, app: &App) -> Regions {
+    let exchange_lines: u16 = app.view.report.as_ref().map_or(1, |r| {
+        r.exchanges
+            .iter()
+            .map(|e| if e.error.is_some() { 2 } else { 1 })
+            .sum::<u16>()
+            .max(1)
+    });
+    let exchanges_h = exchange_lines.min(MAX_EXCHANGE_ROWS) + 3;
+    let rest = area.height.saturating_sub(2 + 1 + exchanges_h);
+    let wanted = app.discrepancies.len().max(1) as u16 + 3;
+    let discrepancies_h = wanted.clamp(5, (rest / 3).max(5));
+    let audit_h = (rest / 4 + 1).max(4);
+    let [header_r, exchanges_r, balances_r, discrepancies_r, bottom_r, footer_r] =
+        Layout::vertical([
+            Constraint::Length(2),
+            Constraint::Length(exchanges_h),
+            Constraint::Min(4),
+            Constraint::Length(discrepancies_h),
+            Constraint::Length(audit_h),
+            Constraint::Length(1),
+        ])
+        .areas(area);
+    let [audit_r, sparkline_r] =
+        Layout::horizontal([Constraint::Percentage(70), Constraint::Percentage(30)])
+            .areas(bottom_r);
+    Regions {
+        header: header_r,
+        exchanges: exchanges_r,
+        balances: balances_r,
+        discrepancies: discrepancies_r,
+        audit: audit_r,
+        sparkline: sparkline_r,
+        footer: footer_r,
+    }
+}
+
+/// Rows a panel shows at once at the app's terminal size (what `PgUp`/`PgDn` move by).
+pub fn visible_rows(app: &App, panel: Panel) -> usize {
+    let r = regions(Rect::new(0, 0, app.size.0, app.size.1), app);
+    // Borders take two lines; tables also have a header row.
+    let (area, chrome) = match panel {
+        Panel::Exchanges => (r.exchanges, 3),
+        Panel::Balances => (r.balances, 3),
+        Panel::Discrepancies => (r.discrepancies, 3),
+        Panel::Audit => (r.audit, 2),
+    };
+    usize::from(area.height.saturating_sub(chrome))
+}
+
+/// Draws the whole screen.
+pub fn render(app: &App, frame: &mut Frame) {
+    let area = frame.area();
+    let theme = app.theme();
+    frame.render_widget(Block::new().style(theme.base.text), area);
+    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        too_small(frame, area, app);
+        return;
+    }
+    let r = regions(area, app);
+    header::render(frame, r.header, app);
+    exchanges::render(frame, r.exchanges, app);
+    balances::render(frame, r.balances, app);
+    discrepancies::render(frame, r.discrepancies, app);
+    audit::render(frame, r.audit, app);
+    sparkline::render(frame, r.sparkline, app);
+    footer::render(frame, r.footer, app);
+    match app.mode() {
+        Mode::Help => help::render(frame, area, app),
+        Mode::Prompt => prompt::render(frame, area, app),
+        Mode::Normal | Mode::Filter => {}
+    }
+}
+
+fn too_small(frame: &mut Frame, area: Rect, app: &App) {
+    let text = format!(
+        "terminal too small (need {MIN_WIDTH}×{MIN_HEIGHT}, have {}×{})",
+        area.width, area.height
+    );
+    let y = area.y + area.height / 2;
+    let line = Rect::new(area.x, y, area.width, 1.min(area.height));
+    frame.render_widget(
+        Paragraph::new(Line::from(text))
+            .style(app.theme().base.error)
+            .alignment(Alignment::Center),
+        line,
+    );
+}
+
+/// A rectangle of at most `width`×`height`, centred in `area`.
+pub fn centered(area: Rect, width: u16, height: u16) -> Rect {
+    let w = width.min(area.width);
+    let h = height.min(area.height);
+    Rect::new(
+        area.x + (area.width - w) / 2,
+        area.y + (area.height - h) / 2,
+        w,
+        h,
+    )
+}

@@ -1,0 +1,178 @@
+//! Balances: local against exchange, per exchange, with the difference; decimal points
+//! aligned (the strings were padded once, when the report arrived). Only the rows in
+//! view are built, so a frame costs the same with 10 rows or 10 000.
+
+use ratatui::layout::{Alignment, Constraint, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Cell, HighlightSpacing, Paragraph, Row, Table, TableState};
+use ratatui::Frame;
+
+use super::{exchange_status_label, fit, panel_block, severity_label};
+use crate::tui::app::{App, Panel};
+use crate::tui::keys::Mode;
+use crate::tui::rows::BalanceLine;
+
+const STATE_W: usize = 10;
+const SPACING: u16 = 1;
+
+/// Draws the balances table.
+pub fn render(frame: &mut Frame, area: Rect, app: &App) {
+    let theme = app.theme();
+    let mut title = vec![Span::raw(format!(
+        "Balances {}/{}",
+        app.visible.len(),
+        app.balances.len()
+    ))];
+    if app.mode() == Mode::Filter {
+        title.push(Span::styled(
+            format!("  /{}▏", app.filter),
+            theme.widget.filter,
+        ));
+    } else if !app.filter.is_empty() {
+        title.push(Span::styled(
+            format!("  filter: {}", app.filter),
+            theme.widget.filter,
+        ));
+    }
+    let block = panel_block(app, Panel::Balances, title);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    if app.view.report.is_none() {
+        let msg = " waiting for the first cycle…";
+        frame.render_widget(Paragraph::new(msg).style(theme.base.muted), inner);
+        return;
+    }
+    if app.visible.is_empty() {
+        let msg = if app.filter.is_empty() {
+            " no balances reported".to_string()
+        } else {
+            format!(" no balance matches '{}'", app.filter)
+        };
+        frame.render_widget(Paragraph::new(msg).style(theme.base.muted), inner);
+        return;
+    }
+
+    let w = Widths::new(app, inner.width);
+    let height = usize::from(inner.height.saturating_sub(1));
+    let start = app.balance_cursor.offset.min(app.visible.len());
+    let end = (start + height).min(app.visible.len());
+    let rows: Vec<Row> = app.visible[start..end]
+        .iter()
+        .map(|&i| row(app, &app.balances[i], &w))
+        .collect();
+    let right = |s: &'static str| Cell::from(Line::from(s).alignment(Alignment::Right));
+    let mut header = vec![
+        Cell::from("exchange"),
+        Cell::from("asset"),
+        right("local"),
+        right("on exchange"),
+        right("difference"),
+    ];
+    let mut widths = vec![
+        Constraint::Length(w.exchange as u16),
+        Constraint::Length(w.asset as u16),
+        Constraint::Length(w.local as u16),
+        Constraint::Length(w.exchange_amount as u16),
+        Constraint::Length(w.difference as u16),
+    ];
+    if w.state {
+        header.push(Cell::from("state"));
+        widths.push(Constraint::Length(STATE_W as u16));
+    }
+    let focused = app.focus == Panel::Balances;
+    let mut state = TableState::default()
+        .with_selected(focused.then_some(app.balance_cursor.selected.saturating_sub(start)));
+    let table = Table::new(rows, widths)
+        .header(Row::new(header).style(theme.base.muted))
+        .column_spacing(SPACING)
+        .row_highlight_style(theme.base.selected)
+        .highlight_symbol("▶ ")
+        .highlight_spacing(HighlightSpacing::Always);
+    frame.render_stateful_widget(table, inner, &mut state);
+}
+
+/// Column widths: names as wide as the widest, amounts as wide as their padded strings;
+/// when the terminal is narrow the state column goes first, then amounts are cut (with
+/// a visible `…`).
+struct Widths {
+    exchange: usize,
+    asset: usize,
+    local: usize,
+    exchange_amount: usize,
+    difference: usize,
+    state: bool,
+}
+
+impl Widths {
+    fn new(app: &App, width: u16) -> Self {
+        let max_len = |f: &dyn Fn(&BalanceLine) -> &str, min: usize| {
+            app.balances
+                .iter()
+                .map(|b| f(b).chars().count())
+                .max()
+                .unwrap_or(0)
+                .max(min)
+        };
+        let exchange = max_len(&|b| &b.exchange, 8).min(20);
+        let asset = max_len(&|b| &b.asset, 5).min(14);
+        let mut local = max_len(&|b| &b.local, 5);
+        let mut exchange_amount = max_len(&|b| &b.exchange_amount, 11);
+        let mut difference = max_len(&|b| &b.difference, 10);
+        // Highlight symbol (2) and the spacing between columns.
+        let avail = usize::from(width).saturating_sub(2);
+        let fixed = exchange + asset + 5 * usize::from(SPACING);
+        let amounts = local + exchange_amount + difference;
+        let state = fixed + amounts + STATE_W < avail;
+        if fixed + amounts > avail {
+            let share = avail.saturating_sub(fixed) / 3;
+            local = local.min(share);
+            exchange_amount = exchange_amount.min(share);
+            difference = difference.min(share);
+        }
+        Self {
+            exchange,
+            asset,
+            local,
+            exchange_amount,
+            difference,
+            state,
+        }
+    }
+}
+
+fn row<'a>(app: &App, b: &'a BalanceLine, w: &Widths) -> Row<'a> {
+    let theme = app.theme();
+    let amount = |s: &str, width: usize, style: Style| {
+        Cell::from(Line::from(Span::styled(fit(s, width), style)).alignment(Alignment::Right))
+    };
+    let mut cells = vec![
+        Cell::from(fit(&b.exchange, w.exchange)),
+        Cell::from(fit(&b.asset, w.asset)),
+    ];
+    let state = if let Some(status) = b.unavailable {
+        let unknown = theme.amount.unknown;
+        cells.push(amount(&b.local, w.local, theme.base.muted));
+        cells.push(amount(&b.exchange_amount, w.exchange_amount, unknown));
+        cells.push(amount(&b.difference, w.difference, unknown));
+        Span::styled(exchange_status_label(status), theme.exchange_status(status))
+    } else {
+        let text = theme.base.text;
+        cells.push(amount(&b.local, w.local, text));
+        cells.push(amount(&b.exchange_amount, w.exchange_amount, text));
+        cells.push(amount(
+            &b.difference,
+            w.difference,
+            theme.amount(b.negative),
+        ));
+        match b.discrepancy {
+            Some((_, true)) => Span::styled("✓ acked", theme.widget.acknowledged),
+            Some((s, false)) => Span::styled(severity_label(s), theme.severity(s)),
+            None => Span::styled("ok", theme.base.muted),
+        }
+    };
+    if w.state {
+        cells.push(Cell::from(state));
+    }
+    Row::new(cells)
+}

@@ -1,0 +1,233 @@
+//! Frames drawn into ratatui's `TestBackend` from fixture states, compared with the
+//! snapshots under `tests/snapshots/`. Snapshots hold text only, so the colour of a
+//! severity cell is asserted separately for every theme.
+
+#[path = "support/fixtures.rs"]
+mod fixtures;
+
+use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+use ratatui::style::{Color, Modifier};
+use ratatui::Terminal;
+
+use recon::tui::keys::Command;
+use recon::tui::{ui, Action, App, Panel};
+
+fn draw(app: &App) -> Buffer {
+    let (w, h) = app.size;
+    let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
+    terminal.draw(|f| ui::render(app, f)).unwrap();
+    terminal.backend().buffer().clone()
+}
+
+fn text(buffer: &Buffer) -> String {
+    let area = buffer.area;
+    (0..area.height)
+        .map(|y| {
+            let line: String = (0..area.width)
+                .map(|x| buffer[(x, y)].symbol().to_string())
+                .collect();
+            line.trim_end().to_string()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn snapshot(name: &str, app: &App) -> Buffer {
+    let buffer = draw(app);
+    insta::assert_snapshot!(name, text(&buffer));
+    buffer
+}
+
+/// The position of the first cell of `needle` on the first line containing it.
+fn find(buffer: &Buffer, needle: &str) -> (u16, u16) {
+    locate(buffer, needle, needle)
+}
+
+/// The position of `needle` on the first line that contains `line_with`.
+fn locate(buffer: &Buffer, line_with: &str, needle: &str) -> (u16, u16) {
+    let area = buffer.area;
+    for y in 0..area.height {
+        let cells: Vec<String> = (0..area.width)
+            .map(|x| buffer[(x, y)].symbol().to_string())
+            .collect();
+        let line: String = cells.concat();
+        if !line.contains(line_with) {
+            continue;
+        }
+        if let Some(byte) = line.find(needle) {
+            // Map the byte offset back to a cell index.
+            let mut acc = 0;
+            for (x, c) in cells.iter().enumerate() {
+                if acc == byte {
+                    return (x as u16, y);
+                }
+                acc += c.len();
+            }
+        }
+    }
+    panic!("'{needle}' not on screen:\n{}", text(buffer));
+}
+
+#[test]
+fn main_screen_in_every_theme_at_120x40() {
+    for name in ["default", "light", "high-contrast", "colorblind"] {
+        snapshot(
+            &format!("main_{name}_120x40"),
+            &fixtures::app(name, 120, 40),
+        );
+    }
+}
+
+#[test]
+fn main_screen_at_80x24() {
+    snapshot("main_default_80x24", &fixtures::app("default", 80, 24));
+}
+
+#[test]
+fn the_main_screen_shows_what_a_trader_needs() {
+    let buffer = draw(&fixtures::app("default", 120, 40));
+    let screen = text(&buffer);
+    for needle in [
+        "◐ PARTIAL",
+        "worst ✖ CRITICAL",
+        "last 10:00:00 UTC",
+        "cycle 312 ms",
+        "next in 26s",
+        "● RUNNING",
+        // The failed exchange: its error, and unknown amounts instead of zeros.
+        "✖ ERROR",
+        "timed out after 1000 ms",
+        "unknown",
+        // Every severity reads without colour.
+        "✖ CRITICAL",
+        "◆ HIGH",
+        "▲ MEDIUM",
+        "· LOW",
+        // The acknowledged one, with who and why.
+        "✓ bob: airdrop, booked tomorrow",
+        "6.67%",
+        "3m16s",
+        "discrepancy_acknowledged",
+        "r reconcile",
+        "q quit",
+    ] {
+        assert!(screen.contains(needle), "missing '{needle}':\n{screen}");
+    }
+    // Points line up: the local "1.5" of BTC and the local "25000" of USDC put the point
+    // (or where it would be) in the same column.
+    let (x_btc, _) = locate(&buffer, "coinbase-main  BTC ", "1.5");
+    let (x_usdc, _) = locate(&buffer, "coinbase-main  USDC", "25000");
+    assert_eq!(
+        x_btc + 1,
+        x_usdc + 5,
+        "decimal points misaligned:\n{screen}"
+    );
+}
+
+#[test]
+fn severity_cells_take_the_theme_colour() {
+    let expected = [
+        ("default", Color::Red, None),
+        ("light", Color::Rgb(0xa4, 0x0e, 0x26), None),
+        ("high-contrast", Color::Black, Some(Color::LightRed)),
+        ("colorblind", Color::Rgb(0xd5, 0x5e, 0x00), None),
+    ];
+    for (name, fg, bg) in expected {
+        let mut app = fixtures::app(name, 120, 40);
+        // Off the critical row, so the selection highlight does not cover its colours.
+        app.update(Action::Command(Command::Down));
+        let buffer = draw(&app);
+        let (x, y) = find(&buffer, "✖ CRITICAL coinbase-main:BTC");
+        let cell = &buffer[(x, y)];
+        assert_eq!(cell.fg, fg, "{name}: critical fg");
+        if let Some(bg) = bg {
+            assert_eq!(cell.bg, bg, "{name}: critical bg");
+        }
+        assert!(
+            cell.modifier.contains(Modifier::BOLD),
+            "{name}: critical is bold"
+        );
+        let theme = app.theme();
+        for (label, severity) in [
+            ("◆ HIGH", theme.severity.high),
+            ("▲ MEDIUM", theme.severity.medium),
+        ] {
+            let (x, y) = find(&buffer, label);
+            assert_eq!(Some(buffer[(x, y)].fg), severity.fg, "{name}: {label}");
+        }
+    }
+}
+
+#[test]
+fn help_overlay_lists_every_key() {
+    let mut app = fixtures::app("default", 120, 40);
+    app.update(Action::Command(Command::Help));
+    let buffer = snapshot("help_120x40", &app);
+    let screen = text(&buffer);
+    for binding in recon::tui::keys::BINDINGS {
+        assert!(
+            screen.contains(binding.help),
+            "help lacks '{}'",
+            binding.help
+        );
+    }
+    let mut small = fixtures::app("default", 80, 24);
+    small.update(Action::Command(Command::Help));
+    snapshot("help_80x24", &small);
+}
+
+#[test]
+fn ack_prompt() {
+    let mut app = fixtures::app("default", 120, 40);
+    app.update(Action::Command(Command::Acknowledge));
+    for c in "checked with desk q".chars() {
+        app.update(Action::Input(c));
+    }
+    snapshot("ack_prompt_120x40", &app);
+}
+
+#[test]
+fn filter_narrows_the_balances() {
+    let mut app = fixtures::app("default", 120, 40);
+    app.update(Action::Command(Command::FocusPrev));
+    app.update(Action::Command(Command::Filter));
+    for c in "usd".chars() {
+        app.update(Action::Input(c));
+    }
+    assert_eq!(app.focus, Panel::Balances);
+    snapshot("filter_typing_120x40", &app);
+}
+
+#[test]
+fn terminal_too_small() {
+    let mut app = fixtures::app("default", 79, 24);
+    app.update(Action::Resize(79, 24));
+    let buffer = snapshot("too_small_79x24", &app);
+    assert!(text(&buffer).contains("terminal too small (need 80×24, have 79×24)"));
+    let mut tiny = fixtures::app("default", 20, 3);
+    tiny.update(Action::Resize(20, 3));
+    draw(&tiny);
+    let mut none = fixtures::app("default", 1, 1);
+    none.update(Action::Resize(1, 1));
+    draw(&none);
+}
+
+#[test]
+fn before_the_first_cycle() {
+    let app = fixtures::app_with("default", 80, 24, fixtures::view(None), Vec::new());
+    snapshot("waiting_80x24", &app);
+}
+
+#[test]
+fn cycle_running_while_paused_shows_spinner_and_paused() {
+    let mut view = fixtures::view(Some(fixtures::report()));
+    view.cycle_running = true;
+    view.paused = true;
+    view.next_cycle_at = None;
+    let app = fixtures::app_with("default", 120, 40, view, fixtures::audit_entries(10, 10));
+    let screen = text(&draw(&app));
+    assert!(screen.contains("‖ PAUSED"), "{screen}");
+    assert!(screen.contains("⠹ reconciling…"), "{screen}");
+    assert!(screen.contains("next now"), "{screen}");
+}

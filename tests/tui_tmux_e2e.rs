@@ -1,0 +1,302 @@
+//! The console in a real terminal: the `recon` binary inside a detached tmux session
+//! (120×40, its own `-L` socket per test), driven with `send-keys`, read with
+//! `capture-pane`. Every wait polls with a deadline; nothing sleeps a fixed time.
+//!
+//! tmux is required: without it these tests fail with a message saying so (CI installs
+//! it), rather than passing without having run.
+
+#[path = "support/config.rs"]
+mod config;
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_recon");
+const USER: &str = "e2e-tester";
+const EXITED: &str = "recon exited with status";
+
+/// One tmux server (own socket) running the console in a temp dir; killed on drop.
+struct Console {
+    socket: String,
+    dir: tempfile::TempDir,
+}
+
+fn tmux_installed() {
+    match Command::new("tmux").arg("-V").output() {
+        Ok(o) if o.status.success() => {}
+        _ => panic!(
+            "tmux is not installed: the end-to-end console tests need it \
+             (apt-get install -y tmux); refusing to pass without running"
+        ),
+    }
+}
+
+impl Console {
+    fn start(test: &str) -> Self {
+        tmux_installed();
+        let dir = tempfile::tempdir().unwrap();
+        config::write(dir.path(), "1", "default");
+        let socket = format!("recon-e2e-{test}-{}", std::process::id());
+        // After recon exits the shell reports its status and the terminal modes, then
+        // waits, so the pane can still be read.
+        let script = format!(
+            "'{BIN}' --config config.toml; echo \"{EXITED} $?\"; \
+             echo \"modes: $(stty -a | tr ' ;' '\\n\\n' | grep -xE -- '-?(icanon|echo|isig)' | tr '\\n' ' ')\"; \
+             sleep 120"
+        );
+        let c = Self { socket, dir };
+        c.tmux(&[
+            "new-session",
+            "-d",
+            "-s",
+            "recon",
+            "-x",
+            "120",
+            "-y",
+            "40",
+            "-e",
+            &format!("USER={USER}"),
+            "-c",
+            c.dir.path().to_str().unwrap(),
+            "sh",
+            "-c",
+            &script,
+        ]);
+        c
+    }
+
+    fn tmux(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("run tmux");
+        assert!(
+            out.status.success(),
+            "tmux {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn screen(&self) -> String {
+        self.tmux(&["capture-pane", "-p", "-t", "recon"])
+    }
+
+    fn display(&self, format: &str) -> String {
+        self.tmux(&["display-message", "-p", "-t", "recon", format])
+            .trim()
+            .to_string()
+    }
+
+    /// Polls the screen until `ready` holds (at most `secs` seconds).
+    fn wait(&self, what: &str, secs: u64, ready: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let screen = self.screen();
+            if ready(&screen) {
+                return screen;
+            }
+            if Instant::now() > deadline {
+                panic!("timed out waiting for {what}; the screen was:\n{screen}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn wait_for(&self, text: &str, secs: u64) -> String {
+        self.wait(&format!("'{text}'"), secs, |s| s.contains(text))
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "recon"];
+        args.extend_from_slice(keys);
+        self.tmux(&args);
+    }
+
+    fn type_text(&self, text: &str) {
+        self.tmux(&["send-keys", "-t", "recon", "-l", text]);
+    }
+
+    /// The recon process: the only child of the pane's shell.
+    fn recon_pid(&self) -> u32 {
+        let shell = self.display("#{pane_pid}");
+        let children =
+            std::fs::read_to_string(format!("/proc/{shell}/task/{shell}/children")).unwrap();
+        children
+            .split_whitespace()
+            .next()
+            .expect("recon runs under the pane's shell")
+            .parse()
+            .unwrap()
+    }
+
+    fn recon(&self, args: &[&str]) -> Output {
+        Command::new(BIN)
+            .args(["--config", "config.toml"])
+            .args(args)
+            .current_dir(self.dir.path())
+            .output()
+            .unwrap()
+    }
+
+    /// The shell's report after recon exited: status 0, the terminal back in cooked mode
+    /// with echo, off the alternate screen, cursor visible.
+    fn assert_exited_and_restored(&self) {
+        let screen = self.wait_for(EXITED, 15);
+        assert!(
+            screen.contains(&format!("{EXITED} 0")),
+            "exit status:\n{screen}"
+        );
+        let screen = self.wait_for("modes: ", 5);
+        let modes = screen
+            .lines()
+            .find(|l| l.starts_with("modes: "))
+            .unwrap_or_default();
+        let flags: Vec<&str> = modes.split_whitespace().skip(1).collect();
+        for flag in ["icanon", "echo", "isig"] {
+            assert!(flags.contains(&flag), "raw mode left on ({flag}): {modes}");
+        }
+        assert_eq!(
+            self.display("#{alternate_on}"),
+            "0",
+            "still on the alternate screen"
+        );
+        assert_eq!(self.display("#{cursor_flag}"), "1", "cursor left hidden");
+    }
+}
+
+impl Drop for Console {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .output();
+    }
+}
+
+fn audit_json(dir: &Path) -> Vec<serde_json::Value> {
+    let out = Command::new(BIN)
+        .args([
+            "--config",
+            "config.toml",
+            "audit",
+            "--limit",
+            "500",
+            "--format",
+            "json",
+        ])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn reconcile_help_acknowledge_and_quit_in_a_real_terminal() {
+    let c = Console::start("keys");
+    let screen = c.wait("both exchanges and a first report", 30, |s| {
+        s.contains("coinbase-main") && s.contains("dydx-perps") && s.contains("✖ CRITICAL")
+    });
+    assert!(screen.contains("▲ DISCREPANCIES"), "{screen}");
+    assert!(screen.contains("r reconcile"), "{screen}");
+
+    c.keys(&["r"]);
+    c.wait_for("reconcile requested", 10);
+
+    c.keys(&["?"]);
+    let help = c.wait_for("Keys — ? or Esc to close", 10);
+    for text in [
+        "acknowledge discrepancy",
+        "pause / resume loop",
+        "filter by asset/exchange",
+    ] {
+        assert!(help.contains(text), "help lacks '{text}':\n{help}");
+    }
+    c.keys(&["?"]);
+    c.wait("help closed by ?", 10, |s| !s.contains("Keys — ?"));
+    c.keys(&["?"]);
+    c.wait_for("Keys — ? or Esc to close", 10);
+    c.keys(&["Escape"]);
+    c.wait("help closed by Esc", 10, |s| !s.contains("Keys — ?"));
+
+    // The worst discrepancy is selected first: coinbase-main:BTC. Acknowledge it with a
+    // note that contains a q (typed, not quitting).
+    let note = "e2e: quick recount ok";
+    c.keys(&["a"]);
+    c.wait_for("Acknowledge discrepancy", 10);
+    c.type_text(note);
+    c.wait_for(note, 10);
+    c.keys(&["Enter"]);
+    c.wait_for(
+        &format!("acknowledged coinbase-main:BTC by {USER}: {note}"),
+        10,
+    );
+    c.wait_for("discrepancy_acknowledged", 10);
+    c.wait_for(&format!("✓ {USER}: {note}"), 10);
+
+    c.keys(&["q"]);
+    c.assert_exited_and_restored();
+
+    let audit = audit_json(c.dir.path());
+    assert_eq!(audit[0]["event"], "shutdown", "{:#?}", audit[0]);
+    assert_eq!(audit[0]["detail"]["mode"], "tui");
+    let ack = audit
+        .iter()
+        .find(|e| e["event"] == "discrepancy_acknowledged")
+        .expect("the acknowledgement is in the audit trail");
+    assert_eq!(ack["subject"], "coinbase-main:BTC");
+    assert_eq!(ack["detail"]["note"], note);
+    assert_eq!(ack["detail"]["by"], USER);
+    assert!(audit
+        .iter()
+        .any(|e| e["event"] == "startup" && e["detail"]["mode"] == "tui"));
+    let verify = c.recon(&["audit", "verify"]);
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stdout)
+    );
+    // Logs went to the rolling file, never to the terminal.
+    let logs: Vec<_> = std::fs::read_dir(c.dir.path().join("logs"))
+        .unwrap()
+        .collect();
+    assert_eq!(logs.len(), 1, "one daily log file");
+}
+
+#[test]
+fn sigterm_restores_the_terminal_and_records_shutdown() {
+    let c = Console::start("sigterm");
+    c.wait("the first report", 30, |s| {
+        s.contains("dydx-perps") && s.contains("✖ CRITICAL")
+    });
+    let pid = c.recon_pid();
+    let kill = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    c.assert_exited_and_restored();
+    let audit = audit_json(c.dir.path());
+    assert_eq!(audit[0]["event"], "shutdown");
+}
+
+#[test]
+fn resizing_below_80x24_says_so_and_back_redraws() {
+    let c = Console::start("resize");
+    c.wait_for("coinbase-main", 30);
+    c.tmux(&["resize-window", "-t", "recon", "-x", "70", "-y", "20"]);
+    c.wait_for("terminal too small (need 80×24, have 70×20)", 10);
+    c.tmux(&["resize-window", "-t", "recon", "-x", "80", "-y", "24"]);
+    c.wait("the console at 80×24", 10, |s| {
+        s.contains("coinbase-main") && s.contains("q quit")
+    });
+    c.keys(&["C-c"]);
+    c.assert_exited_and_restored();
+}
