@@ -28,7 +28,7 @@ impl Asset {
             return Err(AmountError::EmptySymbol);
         }
         if trimmed.chars().any(|c| c.is_control() || c.is_whitespace()) {
-            return Err(AmountError::BadSymbol(trimmed.to_string()));
+            return Err(AmountError::BadSymbol(truncate_for_message(trimmed)));
         }
         Ok(Self(Arc::from(trimmed.to_uppercase())))
     }
@@ -137,15 +137,41 @@ pub fn parse_amount(raw: &str) -> Result<Decimal, AmountError> {
     Ok(if raw.starts_with('-') { -value } else { value })
 }
 
-/// Keeps hostile input from flooding a one-line error message.
-fn truncate_for_message(raw: &str) -> String {
+/// Keeps hostile input from flooding or breaking a one-line error message: at most 40
+/// characters, control characters (newlines included) escaped.
+pub fn truncate_for_message(raw: &str) -> String {
     const MAX: usize = 40;
-    if raw.chars().count() <= MAX {
-        raw.to_string()
-    } else {
-        let head: String = raw.chars().take(MAX).collect();
-        format!("{head}…")
+    let mut out: String = raw
+        .chars()
+        .take(MAX)
+        .flat_map(|c| {
+            let escaped: Vec<char> = if c.is_control() {
+                c.escape_default().collect()
+            } else {
+                vec![c]
+            };
+            escaped
+        })
+        .collect();
+    if raw.chars().count() > MAX {
+        out.push('…');
     }
+    out
+}
+
+/// `a + b`, or `None` when the exact sum does not fit a 96-bit decimal. rust_decimal's
+/// `checked_add` returns `None` only on range overflow and silently *rounds* a sum that
+/// needs more than 28 significant digits; here rounding is an error. Operands are
+/// normalised first so trailing zeros never count as lost precision.
+pub fn exact_add(a: Decimal, b: Decimal) -> Option<Decimal> {
+    let (a, b) = (a.normalize(), b.normalize());
+    let sum = a.checked_add(b)?;
+    (sum.scale() >= a.scale().max(b.scale())).then_some(sum)
+}
+
+/// `a − b`, exact or `None` (see [`exact_add`]).
+pub fn exact_sub(a: Decimal, b: Decimal) -> Option<Decimal> {
+    exact_add(a, -b)
 }
 
 /// The current time at the millisecond precision recon stores, so a value read back
@@ -484,6 +510,25 @@ mod tests {
         assert_eq!(format_amount(parse_amount("1.50000000").unwrap()), "1.5");
         assert_eq!(format_amount(parse_amount("-0.000").unwrap()), "0");
         assert_eq!(format_amount(parse_amount("100").unwrap()), "100");
+    }
+
+    #[test]
+    fn exact_arithmetic_refuses_to_round() {
+        let big = parse_amount("99999999999999999999.12345678").unwrap();
+        let tiny = parse_amount("0.0000000001").unwrap();
+        assert_eq!(exact_add(big, tiny), None);
+        let a = parse_amount("1.123456789012345678901234567").unwrap();
+        assert_eq!(exact_sub(parse_amount("100").unwrap(), a), None);
+        assert_eq!(
+            exact_sub(parse_amount("100").unwrap(), parse_amount("1.5").unwrap()),
+            Some(parse_amount("98.5").unwrap())
+        );
+        // Trailing zeros are not precision.
+        let padded = parse_amount("1.0000000000000000000000000000").unwrap();
+        assert_eq!(
+            exact_add(padded, parse_amount("10").unwrap()),
+            Some(parse_amount("11").unwrap())
+        );
     }
 
     #[test]

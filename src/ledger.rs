@@ -17,7 +17,7 @@ use serde::Deserialize;
 use url::Url;
 
 use crate::config::LedgerConfig;
-use crate::domain::{parse_amount, Asset, ExchangeName};
+use crate::domain::{parse_amount, truncate_for_message, Asset, ExchangeName};
 
 /// Expected holdings: exchange → asset → amount. An exchange absent here expects nothing.
 pub type Ledger = BTreeMap<ExchangeName, BTreeMap<Asset, Decimal>>;
@@ -192,7 +192,13 @@ impl LedgerSource {
                     .bytes()
                     .await
                     .map_err(|e| http_err(transport_message(&e)))?;
-                parse_cached(cache, body.to_vec(), |b| parse_json(b, &shown))
+                let cache = cache.clone();
+                let url_shown = shown.clone();
+                tokio::task::spawn_blocking(move || {
+                    parse_cached(&cache, body.to_vec(), |b| parse_json(b, &url_shown))
+                })
+                .await
+                .map_err(|e| http_err(format!("parser task failed: {e}")))?
             }
         }
     }
@@ -224,16 +230,7 @@ fn transport_message(e: &reqwest::Error) -> String {
     }
 }
 
-/// A URL for display: user info and query removed (either may carry a token).
-pub fn redact_url(url: &Url) -> String {
-    let mut u = url.clone();
-    let _ = u.set_username("");
-    let _ = u.set_password(None);
-    if u.query().is_some() {
-        u.set_query(Some("***"));
-    }
-    u.to_string()
-}
+pub use crate::config::redact_url;
 
 /// One amount as written: text or integer; floats kept aside to be rejected by name.
 enum RawAmount {
@@ -281,7 +278,35 @@ impl<'de> Deserialize<'de> for RawAmount {
     }
 }
 
-type RawLedger = BTreeMap<String, BTreeMap<String, RawAmount>>;
+/// A map that refuses duplicate keys. serde's `BTreeMap` keeps the last of two equal
+/// keys, so `{"x": {"BTC": "1", "BTC": "5"}}` would silently become 5 (TOML rejects
+/// duplicates itself; JSON does not).
+struct UniqueMap<V>(BTreeMap<String, V>);
+
+impl<'de, V: Deserialize<'de>> Deserialize<'de> for UniqueMap<V> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Vis<V>(std::marker::PhantomData<V>);
+        impl<'de, V: Deserialize<'de>> Visitor<'de> for Vis<V> {
+            type Value = UniqueMap<V>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a map")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Self::Value, A::Error> {
+                let mut out = BTreeMap::new();
+                while let Some((k, v)) = m.next_entry::<String, V>()? {
+                    if out.contains_key(&k) {
+                        return Err(de::Error::custom(format!("duplicate key '{k}'")));
+                    }
+                    out.insert(k, v);
+                }
+                Ok(UniqueMap(out))
+            }
+        }
+        d.deserialize_map(Vis(std::marker::PhantomData))
+    }
+}
+
+type RawLedger = UniqueMap<UniqueMap<RawAmount>>;
 
 /// Parses the TOML form (`[coinbase-main]` / `BTC = "1.5"`).
 pub fn parse_toml(text: &str, path: &str) -> Result<Ledger, LedgerError> {
@@ -303,13 +328,13 @@ pub fn parse_json(body: &[u8], path: &str) -> Result<Ledger, LedgerError> {
 
 fn validate(raw: RawLedger, path: &str) -> Result<Ledger, LedgerError> {
     let mut ledger = Ledger::new();
-    for (exchange, assets) in raw {
+    for (exchange, UniqueMap(assets)) in raw.0 {
         let mut out = BTreeMap::new();
         for (symbol, amount) in assets {
             let amount_err = |message: String| LedgerError::Amount {
                 path: path.to_string(),
-                exchange: exchange.clone(),
-                asset: symbol.clone(),
+                exchange: truncate_for_message(&exchange),
+                asset: truncate_for_message(&symbol),
                 message,
             };
             let value = match amount {
@@ -319,8 +344,8 @@ fn validate(raw: RawLedger, path: &str) -> Result<Ledger, LedgerError> {
                 RawAmount::Float(value) => {
                     return Err(LedgerError::Float {
                         path: path.to_string(),
-                        exchange,
-                        asset: symbol,
+                        exchange: truncate_for_message(&exchange),
+                        asset: truncate_for_message(&symbol),
                         value,
                     })
                 }
@@ -391,6 +416,17 @@ mod tests {
         );
         let err = parse_toml("BTC = \"1\"\n", "l.toml").unwrap_err();
         assert!(matches!(err, LedgerError::Syntax { .. }), "{err}");
+    }
+
+    #[test]
+    fn json_duplicate_keys_are_rejected_not_last_one_wins() {
+        for body in [
+            &br#"{"x":{"BTC":"1","BTC":"5"}}"#[..],
+            br#"{"x":{"BTC":"1"},"x":{"ETH":"2"}}"#,
+        ] {
+            let err = parse_json(body, "http://l").unwrap_err().to_string();
+            assert!(err.contains("duplicate key"), "{err}");
+        }
     }
 
     #[test]

@@ -241,3 +241,36 @@ fn an_exchange_without_credentials_is_shown_failed_not_dropped() {
         j["exchanges"][1]["error"]
     );
 }
+
+#[test]
+fn a_non_utf8_environment_variable_is_not_a_panic() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("c.toml"), EX).unwrap();
+    let bad = std::ffi::OsStr::from_bytes(b"caf\xe9");
+    let out = Command::cargo_bin("recon")
+        .unwrap()
+        .current_dir(dir.path())
+        .env("SOME_UNRELATED_VAR", bad)
+        .args(["--config", "c.toml", "config"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = Command::cargo_bin("recon")
+        .unwrap()
+        .current_dir(dir.path())
+        .env("RECON_UI_THEME", bad)
+        .args(["--config", "c.toml", "config"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap(),
+        "recon: environment RECON_UI_THEME: ui_theme: value is not valid UTF-8\n"
+    );
+}

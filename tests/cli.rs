@@ -172,10 +172,11 @@ fn audit_lists_newest_first_and_verify_passes_on_an_untouched_chain() {
     assert_eq!(entries[1]["detail"]["status"], "discrepancies");
     let out = dir.recon(&["audit", "verify"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0));
-    // startup, config_loaded, 6 opened, cycle_completed, shutdown.
+    // startup, config_loaded, 6 opened, cycle_completed, shutdown; then the head's hash.
+    let head = entries[0]["hash"].as_str().unwrap();
     assert_eq!(
         String::from_utf8(out.stdout).unwrap(),
-        "audit trail intact: 10 entries verified\n"
+        format!("audit trail intact: 10 entries verified; head {head}\n")
     );
 }
 
@@ -247,6 +248,38 @@ fn audit_verify_detects_a_deleted_row_and_a_rehashed_row() {
         String::from_utf8(out.stdout).unwrap(),
         "audit trail broken at entry 5: prev_hash does not match the previous entry's hash\n"
     );
+}
+
+#[test]
+fn audit_verify_detects_entries_cut_from_the_end_and_a_missing_database() {
+    let dir = Dir::shipped();
+    dir.recon(&["once"]).assert().code(2);
+    {
+        // Cutting the tail leaves every remaining link valid; the cycle row remains.
+        let conn = rusqlite::Connection::open(dir.db()).unwrap();
+        conn.execute_batch(
+            "DROP TRIGGER audit_log_no_delete; DELETE FROM audit_log WHERE seq >= 9;",
+        )
+        .unwrap();
+    }
+    let out = dir.recon(&["audit", "verify"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "audit trail broken at entry 9: entry missing: cycle 1 has no cycle_completed entry (entries removed from the end?)\n"
+    );
+    // A mistyped or deleted database is an error, not an empty "intact" trail.
+    let empty = Dir::shipped();
+    let out = empty.recon(&["audit", "verify"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap(),
+        format!(
+            "recon: database {} does not exist (no cycle has run with this configuration; check [storage] path)\n",
+            empty.db().display()
+        )
+    );
+    assert!(!empty.db().exists(), "verify never creates a database");
 }
 
 #[test]

@@ -788,7 +788,10 @@ async fn audit_trail_records_every_event_and_the_chain_verifies() {
     );
     assert_eq!(
         repo.verify_audit().unwrap(),
-        ChainStatus::Intact { entries: 8 }
+        ChainStatus::Intact {
+            entries: 8,
+            head: Some(repo.audit_page(None, 1).unwrap()[0].hash.clone())
+        }
     );
     // Append-only: the triggers refuse UPDATE, DELETE and INSERT OR REPLACE.
     let conn = rusqlite::Connection::open(&db).unwrap();
@@ -890,4 +893,76 @@ async fn acknowledgement_lapses_when_the_gap_grows_beyond_tolerance() {
         .await
         .unwrap_err();
     assert_eq!(err.to_string(), "no open discrepancy 'x:ETH'");
+}
+
+#[tokio::test]
+async fn acknowledgement_lapses_when_the_gap_changes_direction() {
+    let mut keep = None;
+    let mut r = rig(FAST, "[x]\nBTC = \"1\"\n", &["x"], |cfg| {
+        let s = sim("x", &[], cfg);
+        keep = Some(s.clone());
+        clients(&[&s])
+    });
+    let s = keep.unwrap();
+    assert_eq!(r.service.reconcile().await.unwrap().exit_code(), 2);
+    r.service
+        .acknowledge(
+            ExchangeName::new("x"),
+            a("BTC"),
+            "ops".into(),
+            "in transit".into(),
+        )
+        .await
+        .unwrap();
+    // −1 BTC becomes +1 BTC: the same size, but a 2 BTC swing.
+    s.set_holdings(common::holdings(&[("BTC", "2")]));
+    let rep = r.service.reconcile().await.unwrap();
+    assert!(!rep.discrepancies[0].is_acknowledged());
+    assert_eq!(
+        (rep.status, rep.exit_code()),
+        (ReconciliationStatus::Discrepancies, 2)
+    );
+}
+
+#[tokio::test]
+async fn snapshot_history_records_a_balance_going_to_zero() {
+    let mut keep = None;
+    let mut r = rig(FAST, "[x]\nBTC = \"1\"\n", &["x"], |cfg| {
+        let s = sim("x", &[("BTC", "1")], cfg);
+        keep = Some(s.clone());
+        clients(&[&s])
+    });
+    r.service.reconcile().await.unwrap();
+    r.write_ledger("[x]\n");
+    keep.unwrap().set_holdings(common::holdings(&[]));
+    r.service.reconcile().await.unwrap();
+    let db = r.db();
+    let _dir = r.close();
+    let rows: Vec<(i64, String, String)> = rusqlite::Connection::open(db)
+        .unwrap()
+        .prepare("SELECT cycle_id, local, exchange_amount FROM balance_snapshots WHERE asset = 'BTC' ORDER BY cycle_id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        rows,
+        vec![(1, "1".into(), "1".into()), (2, "0".into(), "0".into())]
+    );
+}
+
+#[tokio::test]
+async fn a_difference_that_cannot_be_held_exactly_is_an_error_not_a_rounded_number() {
+    let (mut r, _) = one(
+        "[main]\nBTC = \"1.123456789012345678901234567\"\n",
+        &[("BTC", "100")],
+    );
+    let rep = r.service.reconcile().await.unwrap();
+    assert_eq!(rep.exchanges[0].status, ExchangeStatus::Error);
+    assert_eq!(
+        rep.exchanges[0].error.as_deref(),
+        Some("bad amount for BTC: the difference from the ledger cannot be held exactly in a 96-bit decimal")
+    );
+    assert!(rep.discrepancies.is_empty());
 }

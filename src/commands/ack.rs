@@ -36,7 +36,7 @@ pub fn run(
         .or_else(|| std::env::var("USER").ok())
         .filter(|s| !s.trim().is_empty())
         .unwrap_or_else(|| "unknown".into());
-    let mut repo = ReconciliationRepository::open(&cfg.storage_path)?;
+    let mut repo = ReconciliationRepository::open_existing(&cfg.storage_path)?;
     let d = repo.acknowledge(&exchange, &asset, &by, note, now_millis())?;
     Ok(format!(
         "acknowledged {} ({} {}, difference {}) by {}\n",

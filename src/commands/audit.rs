@@ -6,7 +6,7 @@ use crate::store::{ChainStatus, ReconciliationRepository, StoreError};
 
 /// Prints the newest `limit` entries.
 pub fn list(cfg: &TradingConfig, limit: u32, format: Format) -> Result<String, StoreError> {
-    let repo = ReconciliationRepository::open(&cfg.storage_path)?;
+    let repo = ReconciliationRepository::open_existing(&cfg.storage_path)?;
     let entries = repo.audit_page(None, limit)?;
     Ok(match format {
         Format::Table => super::table::audit(&entries),
@@ -35,10 +35,13 @@ pub fn list(cfg: &TradingConfig, limit: u32, format: Format) -> Result<String, S
 
 /// Verifies the chain: the message to print and whether it is intact.
 pub fn verify(cfg: &TradingConfig) -> Result<(String, bool), StoreError> {
-    let repo = ReconciliationRepository::open(&cfg.storage_path)?;
+    let repo = ReconciliationRepository::open_existing(&cfg.storage_path)?;
     Ok(match repo.verify_audit()? {
-        ChainStatus::Intact { entries } => (
-            format!("audit trail intact: {entries} entries verified\n"),
+        ChainStatus::Intact { entries, head } => (
+            match head {
+                Some(h) => format!("audit trail intact: {entries} entries verified; head {h}\n"),
+                None => "audit trail intact: 0 entries verified (empty)\n".to_string(),
+            },
             true,
         ),
         ChainStatus::Broken { seq, reason } => (

@@ -96,8 +96,37 @@ pub struct SeverityConfig {
     pub critical: Decimal,
 }
 
+/// A URL whose path or query is itself a credential (a Slack or Discord webhook). Debug
+/// output never shows it, so no `{:?}` of the configuration can leak it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretUrl(Url);
+
+impl SecretUrl {
+    /// The URL, for the one caller that sends to it.
+    pub fn expose(&self) -> &Url {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SecretUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretUrl(***)")
+    }
+}
+
+/// A URL for display: user info and query removed (either may carry a token).
+pub fn redact_url(url: &Url) -> String {
+    let mut u = url.clone();
+    let _ = u.set_username("");
+    let _ = u.set_password(None);
+    if u.query().is_some() {
+        u.set_query(Some("***"));
+    }
+    u.to_string()
+}
+
 /// `[ledger]`: where local balances come from.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum LedgerConfig {
     /// A TOML file, re-read every cycle.
     File {
@@ -109,6 +138,18 @@ pub enum LedgerConfig {
         /// The URL.
         url: Url,
     },
+}
+
+impl std::fmt::Debug for LedgerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::File { path } => f.debug_struct("File").field("path", path).finish(),
+            Self::Http { url } => f
+                .debug_struct("Http")
+                .field("url", &redact_url(url))
+                .finish(),
+        }
+    }
 }
 
 /// Log line format.
@@ -226,8 +267,8 @@ pub struct TradingConfig {
     pub retry: RetryConfig,
     /// `[circuit_breaker]`.
     pub circuit_breaker: BreakerConfig,
-    /// `[alerts] webhook_url` (may embed a token: shown as `***`).
-    pub webhook_url: Option<Url>,
+    /// `[alerts] webhook_url` (embeds its token: never printed).
+    pub webhook_url: Option<SecretUrl>,
     /// `[ui] theme`.
     pub theme: String,
     /// `[[exchanges]]`, in file order.
@@ -237,7 +278,7 @@ pub struct TradingConfig {
 impl TradingConfig {
     /// Loads `path`, overlays the process environment, validates.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        Self::load_with_env(path, std::env::vars())
+        Self::load_with_env(path, process_env()?)
     }
 
     /// Same as [`TradingConfig::load`] with an explicit environment (tests).
@@ -313,9 +354,52 @@ impl TradingConfig {
     }
 }
 
+/// The process environment as text. `std::env::vars()` panics on any variable that is not
+/// UTF-8, even one recon never reads; such variables are skipped, unless they are ours.
+fn process_env() -> Result<Vec<(String, String)>, ConfigError> {
+    let mut out = Vec::new();
+    for (k, v) in std::env::vars_os() {
+        match (k.into_string(), v.into_string()) {
+            (Ok(k), Ok(v)) => out.push((k, v)),
+            (Ok(k), Err(_)) if k.starts_with("RECON_") => {
+                return Err(ConfigError::Invalid {
+                    origin: format!("environment {k}"),
+                    key: k.trim_start_matches("RECON_").to_ascii_lowercase(),
+                    message: "value is not valid UTF-8".into(),
+                })
+            }
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
     let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
     (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_never_shows_url_credentials() {
+        let text = "[alerts]\nwebhook_url = \"https://hooks.example/services/T0/B0/SECRET-TOKEN\"\n\
+                    [ledger]\nkind = \"http\"\nurl = \"https://user:PASSWORD@l.example/b?key=QUERYKEY\"\n\
+                    [[exchanges]]\nname = \"x\"\nkind = \"simulated\"\nbalances = {}\n";
+        let cfg =
+            TradingConfig::from_toml_str(text, Path::new("c.toml"), Path::new("."), Vec::new())
+                .unwrap();
+        let debug = format!("{cfg:?}");
+        for secret in ["SECRET-TOKEN", "PASSWORD", "QUERYKEY"] {
+            assert!(!debug.contains(secret), "{secret} in {debug}");
+        }
+        assert_eq!(
+            cfg.webhook_url.as_ref().map(|u| u.expose().path()),
+            Some("/services/T0/B0/SECRET-TOKEN")
+        );
+    }
 }

@@ -67,7 +67,7 @@ pub(super) fn validate(raw: file::RawConfig, base_dir: &Path) -> Result<TradingC
         circuit_breaker: breaker(raw.circuit_breaker)?,
         webhook_url: match raw.alerts.webhook_url.as_deref().map(str::trim) {
             None | Some("") => None,
-            Some(u) => Some(http_url("alerts.webhook_url", u)?),
+            Some(u) => Some(SecretUrl(http_url("alerts.webhook_url", u)?)),
         },
         theme: theme(raw.ui.theme)?,
         exchanges: exchange_list(exchanges)?,

@@ -171,6 +171,9 @@ pub struct ReconciliationActor<S> {
     waiting: Vec<Reply<Arc<ReconciliationReport>>>,
     queued: Vec<Reply<Arc<ReconciliationReport>>>,
     again: bool,
+    /// Acknowledgements recorded recently. A cycle whose transaction committed just before
+    /// an ack may finish after it; its report must not undo the ack on screen.
+    recent_acks: Vec<BalanceDiscrepancy>,
 }
 
 impl<S: PortfolioReconciliationService + 'static> ReconciliationActor<S> {
@@ -205,6 +208,7 @@ impl<S: PortfolioReconciliationService + 'static> ReconciliationActor<S> {
             waiting: Vec::new(),
             queued: Vec::new(),
             again: false,
+            recent_acks: Vec::new(),
         };
         let join = tokio::spawn(actor.run(interval));
         let handle = ReconciliationHandle {
@@ -244,7 +248,7 @@ impl<S: PortfolioReconciliationService + 'static> ReconciliationActor<S> {
         self.view.cycle_running = false;
         let reply: Result<Arc<ReconciliationReport>, Arc<ReconciliationError>> = match result {
             Ok(report) => {
-                let report = Arc::new(report);
+                let report = Arc::new(self.reapply_recent_acks(report));
                 self.history.push_back(report.duration_ms);
                 if self.history.len() > LATENCY_HISTORY {
                     self.history.pop_front();
@@ -264,6 +268,25 @@ impl<S: PortfolioReconciliationService + 'static> ReconciliationActor<S> {
             }
         };
         reply
+    }
+
+    /// Re-applies acks recorded at or after the report's end (its transaction may have
+    /// committed just before them), where the report still shows that very gap
+    /// unacknowledged; older acks are forgotten.
+    fn reapply_recent_acks(&mut self, mut report: ReconciliationReport) -> ReconciliationReport {
+        let since = report.finished_at;
+        self.recent_acks
+            .retain(|d| d.acknowledgement.as_ref().is_some_and(|a| a.at >= since));
+        for d in &self.recent_acks {
+            let stale = report
+                .discrepancies
+                .iter()
+                .any(|x| x.id == d.id && !x.is_acknowledged() && x.difference == d.difference);
+            if stale {
+                report = report.with_discrepancy(d);
+            }
+        }
+        report
     }
 
     fn answer_waiters(
@@ -323,6 +346,7 @@ impl<S: PortfolioReconciliationService + 'static> ReconciliationActor<S> {
                             self.view.report = Some(Arc::new(report.with_discrepancy(&d)));
                             self.publish();
                         }
+                        self.recent_acks.push(*d);
                     }
                 },
                 (service, result) = async { cycle.as_mut().expect("guarded by is_some").await }, if cycle.is_some() => {

@@ -126,8 +126,15 @@ fn update(out: &mut LifecycleOutcome, stored: StoredDiscrepancy, f: &Finding) {
     next.acknowledgement = prev.acknowledgement.clone();
     let mut reason = None;
     if let Some(ack) = &prev.acknowledgement {
+        // An ack covers a gap of a given direction and size: a flip from −1 to +1 BTC is a
+        // 2 BTC swing, never "the same gap".
+        let flipped = !ack.difference.is_zero()
+            && next.difference.is_sign_negative() != ack.difference.is_sign_negative();
         let growth = next.difference.abs() - ack.difference.abs();
-        if growth > f.allowed {
+        if flipped {
+            next.acknowledgement = None;
+            reason = Some("acknowledgement lapsed: the gap changed direction");
+        } else if growth > f.allowed {
             next.acknowledgement = None;
             reason =
                 Some("acknowledgement lapsed: the gap grew beyond the acknowledged difference");

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use rust_decimal::{Decimal, RoundingStrategy};
 
 use crate::config::{SeverityConfig, ToleranceConfig};
-use crate::domain::{Asset, DiscrepancyKind, DiscrepancySeverity};
+use crate::domain::{exact_sub, Asset, DiscrepancyKind, DiscrepancySeverity};
 
 /// One (asset) pair outside tolerance on one exchange, before lifecycle state is attached.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,11 +32,11 @@ pub struct Finding {
     pub tolerance_source: String,
 }
 
-/// A pair that cannot be compared because the arithmetic would overflow a 96-bit decimal
-/// (both sides near 7.9·10²⁸ with opposite signs). Reported as an exchange error rather
-/// than guessed.
+/// A pair that cannot be compared because its exact difference does not fit a 96-bit
+/// decimal (e.g. `100 − 1.123456789012345678901234567` needs 29 digits). Reported as an
+/// exchange error rather than rounded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{asset}: difference overflows a 96-bit decimal")]
+#[error("{asset}: the difference cannot be held exactly in a 96-bit decimal")]
 pub struct RulesError {
     /// The asset.
     pub asset: Asset,
@@ -175,7 +175,7 @@ fn compare(
     if local == exchange {
         return Ok(None);
     }
-    let difference = exchange.checked_sub(local).ok_or_else(overflow)?;
+    let difference = exact_sub(exchange, local).ok_or_else(overflow)?;
     let magnitude = local.abs().max(exchange.abs());
     let (bound, source) = allowed(tolerance, asset, magnitude);
     if difference.abs() <= bound {

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
 use serde_json::json;
 use tokio::time::Instant;
 
@@ -111,7 +112,12 @@ async fn fetch_one(slot: &mut Slot, budget: Duration) -> Fetched {
         }),
     };
     let end = Instant::now();
-    let transition = slot.breaker.record(end, result.is_ok());
+    // Missing credentials are not a fault of the exchange: the breaker would only replace
+    // "COINBASE_API_SECRET is not set" with "circuit open" and hide the fix.
+    let transition = match &result {
+        Err(ExchangeError::Credentials(_)) => None,
+        r => slot.breaker.record(end, r.is_ok()),
+    };
     Fetched {
         latency_ms: (end - start).as_millis() as u64,
         result,
@@ -136,26 +142,44 @@ struct Compared {
     changed: Vec<SnapshotRow>,
 }
 
-/// Rows of `rows` that differ from (or are absent in) `last`; both sorted by asset.
+/// Snapshot rows for what changed between `last` and `rows` (both sorted by asset): new or
+/// different pairs with their amounts, and pairs that went to zero on both sides as
+/// `0`/`0`, so the history never shows a stale balance.
 fn changed_rows(
     exchange: &ExchangeName,
     last: &[BalanceRow],
     rows: &[BalanceRow],
 ) -> Vec<SnapshotRow> {
+    let row = |asset: &Asset, local: Decimal, exchange_amount: Decimal| SnapshotRow {
+        exchange: exchange.to_string(),
+        asset: asset.to_string(),
+        local: format_amount(local),
+        exchange_amount: format_amount(exchange_amount),
+    };
     let mut out = Vec::new();
-    let mut prev = last.iter().peekable();
-    for r in rows {
-        while prev.next_if(|p| p.asset < r.asset).is_some() {}
-        let same = prev
-            .peek()
-            .is_some_and(|p| p.asset == r.asset && p.local == r.local && p.exchange == r.exchange);
-        if !same {
-            out.push(SnapshotRow {
-                exchange: exchange.to_string(),
-                asset: r.asset.to_string(),
-                local: format_amount(r.local),
-                exchange_amount: format_amount(r.exchange),
-            });
+    let (mut prev, mut next) = (last.iter().peekable(), rows.iter().peekable());
+    loop {
+        match (prev.peek(), next.peek()) {
+            (None, None) => break,
+            (Some(p), Some(n)) if p.asset == n.asset => {
+                if p.local != n.local || p.exchange != n.exchange {
+                    out.push(row(&n.asset, n.local, n.exchange));
+                }
+                prev.next();
+                next.next();
+            }
+            (Some(p), Some(n)) if p.asset > n.asset => {
+                out.push(row(&n.asset, n.local, n.exchange));
+                next.next();
+            }
+            (None, Some(n)) => {
+                out.push(row(&n.asset, n.local, n.exchange));
+                next.next();
+            }
+            (Some(p), _) => {
+                out.push(row(&p.asset, Decimal::ZERO, Decimal::ZERO));
+                prev.next();
+            }
         }
     }
     out
@@ -204,7 +228,9 @@ fn compare(
                 })
                 .map_err(|e| ExchangeError::Amount {
                     asset: e.asset.to_string(),
-                    detail: "difference overflows a 96-bit decimal".into(),
+                    detail:
+                        "the difference from the ledger cannot be held exactly in a 96-bit decimal"
+                            .into(),
                 })
         }
     });
@@ -229,7 +255,6 @@ fn compare(
             report.coverage = f.coverage;
             compared.map(|(findings, rows)| {
                 changed = changed_rows(&name, &slot.last_rows, &rows);
-                slot.last_rows.clone_from(&rows);
                 report.balances = rows;
                 findings
             })
@@ -344,6 +369,12 @@ impl PortfolioReconciliationService for ConcretePortfolioReconciliationService {
                 })
             })
             .await?;
+        // Only now that the snapshots are stored: a failed commit re-sends them next cycle.
+        for (slot, e) in self.slots.iter_mut().zip(&exchanges) {
+            if e.status == ExchangeStatus::Ok && ledger_ok {
+                slot.last_rows.clone_from(&e.balances);
+            }
+        }
         Ok(ReconciliationReport {
             id,
             started_at,

@@ -166,7 +166,7 @@ pub fn parse_accounts(body: &[u8]) -> Result<ExchangeAccounts, ExchangeError> {
                 .parse(&a.currency)
                 .ok()
                 .zip(h.parse(&a.currency).ok())
-                .and_then(|(av, h)| av.checked_add(h)),
+                .and_then(|(av, h)| crate::domain::exact_add(av, h)),
             _ => None,
         };
         if parts != Some(balance) {

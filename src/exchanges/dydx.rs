@@ -49,11 +49,20 @@ struct Envelope {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct RawSubaccount {
-    // `null` is read as empty: one third-party client claims the indexer sent it.
-    #[serde(default)]
-    asset_positions: Option<BTreeMap<String, RawAsset>>,
-    #[serde(default)]
-    open_perpetual_positions: Option<BTreeMap<String, RawPerp>>,
+    // `null` is read as empty (one third-party client claims the indexer sent it), but a
+    // missing key is malformed: a renamed field must never read as "holds nothing".
+    #[serde(deserialize_with = "null_as_empty")]
+    asset_positions: BTreeMap<String, RawAsset>,
+    #[serde(deserialize_with = "null_as_empty")]
+    open_perpetual_positions: BTreeMap<String, RawPerp>,
+}
+
+fn null_as_empty<'de, D, T>(d: D) -> Result<BTreeMap<String, T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Ok(Option::<BTreeMap<String, T>>::deserialize(d)?.unwrap_or_default())
 }
 
 #[derive(Deserialize)]
@@ -90,7 +99,7 @@ pub fn parse_subaccount(body: &[u8]) -> Result<DydxSubaccount, ExchangeError> {
         rows: Vec::new(),
         inconsistent: Vec::new(),
     };
-    for (key, a) in sub.asset_positions.unwrap_or_default() {
+    for (key, a) in sub.asset_positions {
         let symbol = a.symbol.unwrap_or(key);
         let size = a.size.parse(&symbol)?;
         let bad = |detail: String| ExchangeError::Amount {
@@ -114,7 +123,7 @@ pub fn parse_subaccount(body: &[u8]) -> Result<DydxSubaccount, ExchangeError> {
         };
         out.rows.push((symbol, signed));
     }
-    for (key, p) in sub.open_perpetual_positions.unwrap_or_default() {
+    for (key, p) in sub.open_perpetual_positions {
         let market = p.market.unwrap_or(key);
         let size = p.size.parse(&market)?;
         let contradicts = match p.side.as_deref() {
@@ -286,21 +295,33 @@ mod tests {
         let err = parse_subaccount(br#"{"assetPositions":{}}"#).unwrap_err();
         assert!(err.to_string().contains("subaccount"), "{err}");
         let err = parse_subaccount(
-            br#"{"subaccount":{"assetPositions":{"USDC":{"side":"FLAT","size":"1"}}}}"#,
+            br#"{"subaccount":{"assetPositions":{"USDC":{"side":"FLAT","size":"1"}},"openPerpetualPositions":{}}}"#,
         )
         .unwrap_err();
         assert!(err.to_string().contains("neither LONG nor SHORT"), "{err}");
         let err = parse_subaccount(
-            br#"{"subaccount":{"assetPositions":{"USDC":{"side":"SHORT","size":"-1"}}}}"#,
+            br#"{"subaccount":{"assetPositions":{"USDC":{"side":"SHORT","size":"-1"}},"openPerpetualPositions":{}}}"#,
         )
         .unwrap_err();
         assert!(err.to_string().contains("negative"), "{err}");
     }
 
     #[test]
+    fn missing_position_maps_are_malformed_not_an_empty_account() {
+        for body in [
+            &br#"{"subaccount":{"address":"dydx1abc"}}"#[..],
+            br#"{"subaccount":{"address":"dydx1abc","assetPositions":{}}}"#,
+            br#"{"subaccount":{"address":"dydx1abc","openPerpetualPositions":null}}"#,
+        ] {
+            let err = parse_subaccount(body).expect_err("a missing map is an error");
+            assert!(matches!(err, ExchangeError::Malformed(_)), "{err}");
+        }
+    }
+
+    #[test]
     fn contradicting_perp_sides_are_flagged_but_never_reapplied() {
         let parsed = parse_subaccount(
-            br#"{"subaccount":{"openPerpetualPositions":{"ETH-USD":{"side":"LONG","size":"-2"}}}}"#,
+            br#"{"subaccount":{"assetPositions":{},"openPerpetualPositions":{"ETH-USD":{"side":"LONG","size":"-2"}}}}"#,
         )
         .unwrap();
         assert_eq!(parsed.rows, vec![("ETH-USD".into(), Decimal::from(-2))]);

@@ -21,7 +21,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{ExchangeConfig, TradingConfig};
-use crate::domain::{Asset, ExchangeName};
+use crate::domain::{exact_add, Asset, ExchangeName};
 
 /// The venue behind an exchange entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -229,12 +229,10 @@ where
     for (symbol, amount) in rows {
         let asset = Asset::parse(&symbol).map_err(|e| ExchangeError::Malformed(e.to_string()))?;
         let slot = totals.entry(asset.clone()).or_default();
-        *slot = slot
-            .checked_add(amount)
-            .ok_or_else(|| ExchangeError::Amount {
-                asset: asset.to_string(),
-                detail: "sum overflows a 96-bit decimal".into(),
-            })?;
+        *slot = exact_add(*slot, amount).ok_or_else(|| ExchangeError::Amount {
+            asset: asset.to_string(),
+            detail: "the sum over accounts cannot be held exactly in a 96-bit decimal".into(),
+        })?;
     }
     Ok(totals)
 }

@@ -110,10 +110,14 @@ pub struct AuditEntry {
 /// Result of a chain check.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ChainStatus {
-    /// Every entry links and hashes correctly.
+    /// Every entry links and hashes correctly, and every cycle and acknowledgement has its
+    /// entry.
     Intact {
         /// Entries checked.
         entries: u64,
+        /// Hash of the newest entry (record it elsewhere to detect a rewrite of the whole
+        /// chain), or `None` when the trail is empty.
+        head: Option<String>,
     },
     /// The first entry that does not check out.
     Broken {
@@ -254,5 +258,51 @@ pub fn verify(conn: &Connection) -> rusqlite::Result<ChainStatus> {
         expected_seq += 1;
         n += 1;
     }
-    Ok(ChainStatus::Intact { entries: n })
+    drop(rows);
+    if let Some(reason) = missing_entries(conn)? {
+        return Ok(ChainStatus::Broken {
+            seq: expected_seq,
+            reason,
+        });
+    }
+    Ok(ChainStatus::Intact {
+        entries: n,
+        head: (n > 0).then_some(expected_prev),
+    })
+}
+
+/// Entries cut from the end of the chain leave every remaining link valid; the rows they
+/// recorded do not go away with them. Every cycle must have its `cycle_completed` entry
+/// and every acknowledgement its `discrepancy_acknowledged` entry.
+fn missing_entries(conn: &Connection) -> rusqlite::Result<Option<String>> {
+    let cycle: Option<i64> = conn
+        .query_row(
+            "SELECT c.id FROM cycles c WHERE NOT EXISTS (
+                 SELECT 1 FROM audit_log a
+                 WHERE a.event = 'cycle_completed' AND a.subject = 'cycle ' || c.id)
+             ORDER BY c.id LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if let Some(id) = cycle {
+        return Ok(Some(format!(
+            "entry missing: cycle {id} has no cycle_completed entry (entries removed from the end?)"
+        )));
+    }
+    let ack: Option<(String, String)> = conn
+        .query_row(
+            "SELECT k.key, k.at FROM acknowledgements k WHERE NOT EXISTS (
+                 SELECT 1 FROM audit_log a
+                 WHERE a.event = 'discrepancy_acknowledged' AND a.subject = k.key AND a.at = k.at)
+             ORDER BY k.id LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    Ok(ack.map(|(key, at)| {
+        format!(
+            "entry missing: the acknowledgement of {key} at {at} has no discrepancy_acknowledged entry (entries removed from the end?)"
+        )
+    }))
 }

@@ -56,6 +56,9 @@ pub enum StoreError {
         /// The value found.
         value: String,
     },
+    /// The database file does not exist (commands that only read never create one).
+    #[error("database {0} does not exist (no cycle has run with this configuration; check [storage] path)")]
+    Missing(String),
     /// `ack` named a discrepancy that is not open.
     #[error("no open discrepancy '{0}'")]
     NotOpen(String),
@@ -116,6 +119,15 @@ impl ReconciliationRepository {
         };
         repo.load_snapshot_cache()?;
         Ok(repo)
+    }
+
+    /// Opens an existing database; a missing file is an error rather than a new, empty
+    /// (and trivially "intact") trail. For `audit`, `audit verify` and `ack`.
+    pub fn open_existing(path: &Path) -> Result<Self, StoreError> {
+        if !path.exists() {
+            return Err(StoreError::Missing(path.display().to_string()));
+        }
+        Self::open(path)
     }
 
     /// The database file, for messages.

@@ -4,7 +4,7 @@
 //! build step for what is here a list of SQL batches applied in one transaction each;
 //! `user_version` is SQLite's own slot for exactly this.
 
-use rusqlite::Connection;
+use rusqlite::{Connection, TransactionBehavior};
 
 /// Migrations in order; index + 1 is the schema version it produces.
 const MIGRATIONS: &[&str] = &[
@@ -100,24 +100,34 @@ CREATE TRIGGER acknowledgements_no_replace BEFORE INSERT ON acknowledgements
 WHEN EXISTS (SELECT 1 FROM acknowledgements WHERE id = NEW.id)
 BEGIN SELECT RAISE(ABORT, 'acknowledgements are append-only: REPLACE refused'); END;
 "#,
+    // 2: lets `audit verify` check, one index lookup per row, that every cycle and every
+    // acknowledgement still has its audit entry (so entries cut from the end of the chain,
+    // which leave the remaining links intact, are still caught).
+    r#"
+CREATE INDEX audit_log_event_subject ON audit_log(event, subject);
+"#,
 ];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Brings the database up to [`SCHEMA_VERSION`]; refuses a database from a newer build.
+/// Each step reads the version inside an IMMEDIATE transaction, so two processes starting
+/// on a fresh database at once (cron `once` and the console) never both run a migration.
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<Result<(), String>> {
-    let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    if current > SCHEMA_VERSION {
-        return Ok(Err(format!(
-            "schema version {current} is newer than this build understands ({SCHEMA_VERSION})"
-        )));
-    }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
-        let tx = conn.transaction()?;
+    loop {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let current: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if current > SCHEMA_VERSION {
+            return Ok(Err(format!(
+                "schema version {current} is newer than this build understands ({SCHEMA_VERSION})"
+            )));
+        }
+        let Some(sql) = MIGRATIONS.get(current as usize) else {
+            return Ok(Ok(()));
+        };
         tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.pragma_update(None, "user_version", current + 1)?;
         tx.commit()?;
     }
-    Ok(Ok(()))
 }

@@ -7,6 +7,7 @@
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
+use crate::domain::exact_add;
 use crate::exchanges::http::{decode, JsonAmount};
 use crate::exchanges::ExchangeError;
 
@@ -52,12 +53,10 @@ pub fn parse_accounts_page(body: &[u8]) -> Result<AccountsPage, ExchangeError> {
         .map(|a| {
             let available = a.available_balance.value.parse(&a.currency)?;
             let hold = a.hold.value.parse(&a.currency)?;
-            let total = available
-                .checked_add(hold)
-                .ok_or_else(|| ExchangeError::Amount {
-                    asset: a.currency.clone(),
-                    detail: "available + hold overflows a 96-bit decimal".into(),
-                })?;
+            let total = exact_add(available, hold).ok_or_else(|| ExchangeError::Amount {
+                asset: a.currency.clone(),
+                detail: "available + hold cannot be held exactly in a 96-bit decimal".into(),
+            })?;
             Ok((a.currency.clone(), total))
         })
         .collect::<Result<Vec<_>, ExchangeError>>()?;

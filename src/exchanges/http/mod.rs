@@ -51,8 +51,12 @@ impl RetryAfterUnit {
             Self::Seconds => whole.map(Duration::from_secs).or_else(|| {
                 // "1.5": exact decimal seconds, never through f64.
                 let secs = parse_amount(raw).ok().filter(|d| !d.is_sign_negative())?;
-                let ms = (secs * Decimal::ONE_THOUSAND).trunc();
-                u64::try_from(ms).ok().map(Duration::from_millis)
+                // An absurd value means "wait too long": the retry loop then gives up.
+                let ms = secs
+                    .checked_mul(Decimal::ONE_THOUSAND)
+                    .and_then(|ms| u64::try_from(ms.trunc()).ok())
+                    .unwrap_or(u64::MAX);
+                Some(Duration::from_millis(ms))
             }),
         }
     }

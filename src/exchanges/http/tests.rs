@@ -24,6 +24,19 @@ fn headers(pairs: &[(reqwest::header::HeaderName, &str)]) -> HeaderMap {
 }
 
 #[test]
+fn an_absurd_retry_after_means_wait_too_long_not_a_panic() {
+    assert_eq!(
+        RetryAfterUnit::Seconds.parse("100000000000000000000000000.5"),
+        Some(Duration::from_millis(u64::MAX))
+    );
+    assert_eq!(
+        RetryAfterUnit::Seconds.parse("99999999999999999999999999999999"),
+        None,
+        "more digits than an exact decimal holds is not a number: the backoff applies"
+    );
+}
+
+#[test]
 fn retry_after_is_read_in_the_venue_unit() {
     assert_eq!(
         RetryAfterUnit::Seconds.parse("1"),
