@@ -1,0 +1,127 @@
+//! The non-interactive commands in-process (the CLI tests run the same code through the
+//! real binary): `once` in both formats, `audit` list and verify, `ack`, `config`.
+
+use std::sync::Arc;
+
+use recon::cli::Format;
+use recon::commands::{ack, audit, once, show_config};
+use recon::config::TradingConfig;
+
+fn shipped() -> (tempfile::TempDir, Arc<TradingConfig>) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("config.toml"),
+        include_str!("../config.toml"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("ledger.toml"),
+        include_str!("../ledger.toml"),
+    )
+    .unwrap();
+    let cfg = TradingConfig::load_with_env(
+        &dir.path().join("config.toml"),
+        Vec::<(String, String)>::new(),
+    )
+    .unwrap();
+    (dir, Arc::new(cfg))
+}
+
+#[tokio::test]
+async fn once_then_audit_ack_and_verify_in_process() {
+    let (_dir, cfg) = shipped();
+    assert_eq!(once::run(cfg.clone(), Format::Json).await.unwrap(), 2);
+    assert_eq!(once::run(cfg.clone(), Format::Table).await.unwrap(), 2);
+
+    let table = audit::list(&cfg, 3, Format::Table).unwrap();
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(lines[0].starts_with("SEQ"), "{table}");
+    assert!(lines[1].contains("shutdown"), "{table}");
+    assert!(lines[2].contains("cycle_completed"), "{table}");
+    let json: serde_json::Value =
+        serde_json::from_str(&audit::list(&cfg, 1, Format::Json).unwrap()).unwrap();
+    assert_eq!(json[0]["event"], "shutdown");
+    assert_eq!(json[0]["detail"]["mode"], "once");
+
+    let line = ack::run(&cfg, "coinbase-main:btc", "cold storage move", Some("erin")).unwrap();
+    assert_eq!(
+        line,
+        "acknowledged coinbase-main:BTC (critical mismatch, difference -0.1) by erin\n"
+    );
+    let err = ack::run(&cfg, "coinbase-main:xyz", "", Some("erin")).unwrap_err();
+    assert_eq!(err.to_string(), "no open discrepancy 'coinbase-main:XYZ'");
+
+    let (msg, intact) = audit::verify(&cfg).unwrap();
+    assert!(intact, "{msg}");
+    assert!(
+        msg.starts_with("audit trail intact: 15 entries verified; head "),
+        "{msg}"
+    );
+}
+
+#[tokio::test]
+async fn the_table_report_shows_failures_and_acknowledgements() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("config.toml"),
+        "[reconciliation]\nfetch_timeout_ms = 50\n[retry]\nbase_delay_ms = 1\nmax_delay_ms = 2\n\
+         [[exchanges]]\nname = \"a\"\nkind = \"simulated\"\nbalances = { BTC = \"0.9\" }\n\
+         [[exchanges]]\nname = \"b\"\nkind = \"simulated\"\nfailure_rate = 1.0\nbalances = {}\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("ledger.toml"), "[a]\nBTC = \"1\"\n").unwrap();
+    let cfg = Arc::new(
+        TradingConfig::load_with_env(
+            &dir.path().join("config.toml"),
+            Vec::<(String, String)>::new(),
+        )
+        .unwrap(),
+    );
+    once::run(cfg.clone(), Format::Json).await.unwrap();
+    ack::run(&cfg, "a:BTC", "", Some("fay")).unwrap();
+    let mut parts = recon::commands::start_engine(cfg.clone(), "test")
+        .await
+        .unwrap();
+    use recon::PortfolioReconciliationService;
+    let report = parts.service.reconcile().await.unwrap();
+    let text = once::render(&report, Format::Table);
+    assert!(text.contains(": PARTIAL"), "{text}");
+    assert!(text.contains("b         simulated  error"), "{text}");
+    assert!(text.contains("✖ CRITICAL  a:BTC  mismatch"), "{text}");
+    assert!(text.contains("acked by fay"), "{text}");
+    recon::commands::record_shutdown(&parts.store, "test").await;
+    drop(parts.service);
+    drop(parts.store);
+    parts.store_thread.join();
+}
+
+#[test]
+fn config_renders_every_section() {
+    let (_dir, cfg) = shipped();
+    let text = show_config::render(&cfg);
+    let parsed: toml::Table = text.parse().unwrap();
+    for section in [
+        "reconciliation",
+        "tolerance",
+        "severity",
+        "ledger",
+        "storage",
+        "logging",
+        "retry",
+        "circuit_breaker",
+        "alerts",
+        "ui",
+        "exchanges",
+    ] {
+        assert!(parsed.contains_key(section), "{section} missing:\n{text}");
+    }
+    assert_eq!(
+        parsed["reconciliation"]["interval_secs"].as_integer(),
+        Some(5)
+    );
+    assert_eq!(
+        parsed["tolerance"]["assets"]["USDC"]["absolute"].as_str(),
+        Some("0.01")
+    );
+    assert_eq!(parsed["exchanges"].as_array().unwrap().len(), 3);
+}
