@@ -23,7 +23,7 @@ use super::http::{
     decode, endpoint, env_secret, JsonAmount, ReconcilerBase, RetryAfterUnit, VenueProfile,
 };
 use super::resilience::{RateLimit, RetryPolicy};
-use super::{sum_by_asset, Coverage, ExchangeClient, ExchangeError, ExchangeKind, FetchedBalances};
+use super::{ExchangeClient, ExchangeError, ExchangeKind, FetchedBalances};
 use crate::config::ExchangeConfig;
 use crate::domain::ExchangeName;
 
@@ -253,16 +253,7 @@ impl ExchangeClient for CoinbaseExchangeReconciler {
                 "balance is not available + hold; reconciling balance"
             );
         }
-        let rows = u32::try_from(parsed.rows.len()).unwrap_or(u32::MAX);
-        Ok(FetchedBalances {
-            totals: sum_by_asset(parsed.rows)?,
-            coverage: Coverage {
-                pages: 1,
-                rows,
-                complete: true,
-            },
-            attempts,
-        })
+        FetchedBalances::single_page(parsed.rows, attempts)
     }
 }
 

@@ -73,6 +73,23 @@ pub struct FetchedBalances {
     pub attempts: u32,
 }
 
+impl FetchedBalances {
+    /// Totals from the rows of an unpaginated response (Coinbase Exchange, dYdX): summed
+    /// per asset, coverage one complete page.
+    pub fn single_page(rows: Vec<(String, Decimal)>, attempts: u32) -> Result<Self, ExchangeError> {
+        let count = u32::try_from(rows.len()).unwrap_or(u32::MAX);
+        Ok(Self {
+            totals: sum_by_asset(rows)?,
+            coverage: Coverage {
+                pages: 1,
+                rows: count,
+                complete: true,
+            },
+            attempts,
+        })
+    }
+}
+
 /// Why a fetch failed. Messages are one-line fragments; the caller prefixes the exchange.
 /// No variant ever carries a secret or a request header.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
