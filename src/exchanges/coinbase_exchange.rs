@@ -261,6 +261,7 @@ impl ExchangeClient for CoinbaseExchangeReconciler {
 mod tests {
     use super::*;
     use crate::domain::format_amount;
+    use crate::exchanges::sum_by_asset;
 
     fn fixture(path: &str) -> Vec<u8> {
         let full = format!("{}/../shared/fixtures/{path}", env!("CARGO_MANIFEST_DIR"));

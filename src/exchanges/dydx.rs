@@ -230,6 +230,7 @@ impl ExchangeClient for DydxReconciler {
 mod tests {
     use super::*;
     use crate::domain::format_amount;
+    use crate::exchanges::sum_by_asset;
 
     fn parse_fixture(name: &str) -> Result<DydxSubaccount, ExchangeError> {
         let path = format!(
