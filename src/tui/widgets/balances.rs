@@ -44,12 +44,25 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         return;
     }
     if app.visible.is_empty() {
-        let msg = if app.filter.is_empty() {
-            " no balances reported".to_string()
+        let ledger_failed = app
+            .view
+            .report
+            .as_ref()
+            .is_some_and(|r| r.ledger_error.is_some());
+        let (msg, style) = if !app.filter.is_empty() {
+            (
+                format!(" no balance matches '{}'", app.filter),
+                theme.base.muted,
+            )
+        } else if ledger_failed {
+            (
+                " ledger unreadable: no balances compared".to_string(),
+                theme.base.error,
+            )
         } else {
-            format!(" no balance matches '{}'", app.filter)
+            (" no balances reported".to_string(), theme.base.muted)
         };
-        frame.render_widget(Paragraph::new(msg).style(theme.base.muted), inner);
+        frame.render_widget(Paragraph::new(msg).style(style), inner);
         return;
     }
 

@@ -3,10 +3,11 @@
 
 use ratatui::layout::{Alignment, Constraint, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Cell, HighlightSpacing, Paragraph, Row, Table, TableState};
+use ratatui::widgets::{Cell, HighlightSpacing, Paragraph, Row, Table, TableState, Wrap};
 use ratatui::Frame;
 
 use super::{fit, panel_block, severity_label};
+use crate::engine::{ExchangeStatus, ReconciliationReport};
 use crate::tui::app::{App, Panel};
 use crate::tui::rows::{age, DiscrepancyLine};
 
@@ -31,13 +32,17 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     );
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    if app.view.report.is_none() || app.discrepancies.is_empty() {
-        let msg = if app.view.report.is_none() {
-            " waiting for the first cycle…"
+    if app.discrepancies.is_empty() {
+        let (msg, style) = empty_message(app.view.report.as_deref());
+        let style = if style {
+            theme.base.error
         } else {
-            " none: every compared balance is within tolerance"
+            theme.base.muted
         };
-        frame.render_widget(Paragraph::new(msg).style(theme.base.muted), inner);
+        frame.render_widget(
+            Paragraph::new(msg).style(style).wrap(Wrap { trim: false }),
+            inner,
+        );
         return;
     }
     let wide = inner.width >= KIND_FROM;
@@ -90,6 +95,40 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         .highlight_symbol("▶ ")
         .highlight_spacing(HighlightSpacing::Always);
     frame.render_stateful_widget(table, inner, &mut state);
+}
+
+/// What an empty list means, and whether that is a failure: nothing compared (ledger
+/// unreadable), some exchanges not compared (their earlier open discrepancies are not in
+/// this report), or all clear.
+fn empty_message(report: Option<&ReconciliationReport>) -> (String, bool) {
+    let Some(r) = report else {
+        return (" waiting for the first cycle…".into(), false);
+    };
+    if r.ledger_error.is_some() {
+        return (
+            " not compared: ledger unreadable; earlier open discrepancies are not shown".into(),
+            true,
+        );
+    }
+    let failed = r
+        .exchanges
+        .iter()
+        .filter(|e| e.status != ExchangeStatus::Ok)
+        .count();
+    match failed {
+        0 => (
+            " none: every compared balance is within tolerance".into(),
+            false,
+        ),
+        n => (
+            format!(
+                " none on the exchanges compared; not compared on {n} failed exchange{}; \
+                 their earlier open discrepancies are not shown",
+                if n == 1 { "" } else { "s" }
+            ),
+            true,
+        ),
+    }
 }
 
 fn row<'a>(app: &App, l: &'a DiscrepancyLine, wide: bool, diff_w: usize) -> Row<'a> {
