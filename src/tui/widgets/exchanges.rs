@@ -70,9 +70,11 @@ fn item(
     finished_at: chrono::DateTime<chrono::Utc>,
 ) -> ListItem<'static> {
     let theme = app.theme();
+    // Always an age against the clock, never "now": the report can be an hour old when
+    // every cycle since has failed (store down), and the screen must show it.
     let last_ok = match (e.status, e.last_ok_at) {
-        (ExchangeStatus::Ok, _) => "now".to_string(),
-        (_, Some(t)) => format!("{} ago", age((app.now.max(finished_at) - t).num_seconds())),
+        (ExchangeStatus::Ok, t) => ago(app, t.unwrap_or(finished_at)),
+        (_, Some(t)) => ago(app, t),
         (_, None) => "never".to_string(),
     };
     let detail = if e.status == ExchangeStatus::Ok {
@@ -116,4 +118,9 @@ fn item(
         ]));
     }
     ListItem::new(lines)
+}
+
+/// How long before `app.now` `t` was, e.g. `4s ago`, `2m10s ago`.
+fn ago(app: &App, t: chrono::DateTime<chrono::Utc>) -> String {
+    format!("{} ago", age((app.now - t).num_seconds()))
 }
