@@ -158,6 +158,9 @@ pub struct App {
     pub notice: Option<Notice>,
     /// Who acknowledges ($USER).
     pub user: String,
+    /// The engine is gone (its task ended or crashed). Sticky: no notice, tick or later
+    /// view clears it, so a frozen report is never shown under "RUNNING".
+    pub engine_stopped: bool,
     mode: Mode,
     dirty: bool,
     quit: bool,
@@ -189,6 +192,7 @@ impl App {
             prompt: None,
             notice: None,
             user,
+            engine_stopped: false,
             mode: Mode::Normal,
             dirty: true,
             quit: false,
@@ -265,6 +269,9 @@ impl App {
                 self.clamp_cursors();
             }
             Action::AuditLoaded { generation, result } => {
+                if let Err(e) = &result {
+                    self.note_engine_error(e);
+                }
                 let page = self.page(Panel::Audit);
                 return self.audit.loaded(generation, result, page);
             }
@@ -278,11 +285,31 @@ impl App {
                     self.info(format!("acknowledged {id} by {by}: {note}"));
                     return self.audit.refresh();
                 }
-                Err(e) => self.error(format!("acknowledge {id} failed: {e}")),
+                Err(e) => {
+                    self.note_engine_error(&e);
+                    self.error(format!("acknowledge {id} failed: {e}"));
+                }
             },
-            Action::EffectFailed { what, error } => self.error(format!("{what} failed: {error}")),
+            Action::EffectFailed { what, error } => {
+                self.note_engine_error(&error);
+                self.error(format!("{what} failed: {error}"));
+            }
         }
         None
+    }
+
+    /// Remembers that the engine is gone when an effect says so.
+    fn note_engine_error(&mut self, error: &ReconciliationError) {
+        fn stopped(e: &ReconciliationError) -> bool {
+            match e {
+                ReconciliationError::EngineStopped => true,
+                ReconciliationError::Shared(inner) => stopped(inner),
+                _ => false,
+            }
+        }
+        if stopped(error) {
+            self.engine_stopped = true;
+        }
     }
 
     fn tick(&mut self, now: DateTime<Utc>) {

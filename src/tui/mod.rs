@@ -18,6 +18,7 @@ pub mod ui;
 pub mod widgets;
 
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -49,6 +50,23 @@ pub enum TuiError {
     /// The terminal failed (could not enter raw mode, read or draw).
     #[error("terminal: {0}")]
     Terminal(#[from] std::io::Error),
+    /// A task panicked; the panic hook restored the terminal, so the console cannot go on.
+    #[error("the console stopped after a panic (the log has the details)")]
+    Panicked,
+}
+
+/// Set by the panic hook: the terminal has been restored under the loop's feet, so it
+/// must not draw again.
+static PANICKED: AtomicBool = AtomicBool::new(false);
+
+/// Wraps the hook `ratatui::try_init` installed (which restores the terminal) so the
+/// loop learns that a panic happened in any task.
+fn note_panics() {
+    let restore = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        PANICKED.store(true, Ordering::SeqCst);
+        restore(info);
+    }));
 }
 
 /// Who acknowledges from this console: `$USER`, or `unknown`.
@@ -60,8 +78,11 @@ pub fn current_user() -> String {
 }
 
 /// Starts the engine, runs the console until `q`, `Ctrl-C` or `shutdown` resolves, then
-/// stops in order: terminal restored, loop stopped (the cycle in flight finishes or is
-/// cancelled), `shutdown` audited, handles dropped, store thread joined.
+/// stops in order: terminal restored, effects in flight drained (up to 2 s), loop stopped
+/// (the cycle in flight finishes or is cancelled), `shutdown` audited, handles dropped,
+/// store thread joined. If the engine stops on its own, or any task panics (the panic
+/// hook restores the terminal), the console ends with an error instead of drawing a
+/// frozen screen or into a restored terminal.
 pub async fn run(
     cfg: Arc<TradingConfig>,
     themes: Vec<Theme>,
@@ -81,10 +102,15 @@ pub async fn run(
 
     let outcome = match ratatui::try_init() {
         Ok(mut terminal) => {
-            let r = event_loop(&mut terminal, app, &handle, shutdown).await;
-            // Restore before the engine winds down, so the shell is back at once.
+            note_panics();
+            let (tx, results) = mpsc::unbounded_channel();
+            let mut effects = EffectRunner::new(handle.clone(), tx);
+            let r = event_loop(&mut terminal, app, &handle, &mut effects, results, shutdown).await;
+            // Restore before anything winds down (effects in flight, the engine), so the
+            // shell is back at once.
             let _ = terminal.show_cursor();
             ratatui::restore();
+            effects.shutdown(EFFECT_GRACE).await;
             r
         }
         Err(e) => {
@@ -114,12 +140,12 @@ async fn event_loop(
     terminal: &mut DefaultTerminal,
     mut app: App,
     handle: &ReconciliationHandle,
+    effects: &mut EffectRunner,
+    mut results: mpsc::UnboundedReceiver<Action>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), TuiError> {
     let size = terminal.size()?;
     app.update(Action::Resize(size.width, size.height));
-    let (tx, mut results) = mpsc::unbounded_channel();
-    let mut effects = EffectRunner::new(handle.clone(), tx);
     let mut view = handle.view();
     let first = view.borrow_and_update().clone();
     if let Some(e) = app.update(Action::Engine(first, Utc::now())) {
@@ -131,7 +157,17 @@ async fn event_loop(
     let mut tick = ticker(period);
     tokio::pin!(shutdown);
 
-    let result = loop {
+    loop {
+        // A panic anywhere restored the terminal: drawing now would scribble on the
+        // shell. End, so the error is printed once, on a sane terminal.
+        if PANICKED.load(Ordering::SeqCst) {
+            break Err(TuiError::Panicked);
+        }
+        if app.engine_stopped {
+            // Nothing on screen would ever change again; a frozen console that looks alive
+            // is worse than none.
+            break Err(ReconciliationError::EngineStopped.into());
+        }
         if app.take_dirty() {
             if let Err(e) = terminal.draw(|f| ui::render(&app, f)) {
                 break Err(e.into());
@@ -168,9 +204,7 @@ async fn event_loop(
         if let Some(effect) = action.and_then(|a| app.update(a)) {
             effects.spawn(effect);
         }
-    };
-    effects.shutdown(EFFECT_GRACE).await;
-    result
+    }
 }
 
 fn ticker(period: Duration) -> tokio::time::Interval {

@@ -19,64 +19,166 @@ const COMPACT_BELOW: u16 = 110;
 /// Draws the header.
 pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let compact = area.width < COMPACT_BELOW;
-    let lines = vec![status_line(app, compact), notice_line(app)];
+    let lines = vec![
+        status_line(app, compact, usize::from(area.width)),
+        notice_line(app),
+    ];
     frame.render_widget(Paragraph::new(lines), area);
 }
 
-fn status_line(app: &App, compact: bool) -> Line<'static> {
+/// One item of the status line and how readily it is dropped when the line is too
+/// long: lower `drop` goes first, `KEEP` never.
+struct Item {
+    spans: Vec<Span<'static>>,
+    drop: u8,
+}
+
+/// Never dropped: overall status and the loop state (running, paused, spinner, stopped).
+const KEEP: u8 = u8::MAX;
+
+impl Item {
+    fn new(drop: u8, spans: impl IntoIterator<Item = Span<'static>>) -> Self {
+        Self {
+            spans: spans.into_iter().collect(),
+            drop,
+        }
+    }
+
+    fn width(&self) -> usize {
+        self.spans.iter().map(Span::width).sum()
+    }
+}
+
+/// The status line in groups (`│` between groups, `joiner` within): status, last cycle,
+/// countdown, loop state. When the line is wider than the terminal the least important
+/// items go first (worst severity, latency, the title, the last cycle time, the
+/// countdown), so the loop state and spinner are always on screen.
+fn status_line(app: &App, compact: bool, width: usize) -> Line<'static> {
     let theme = app.theme();
     let view = &app.view;
     let report = view.report.as_deref();
     let status = report.map(|r| r.status);
     let label = |full: &'static str, short: &'static str| if compact { short } else { full };
-    let sep = || Span::styled(" │ ", theme.base.border);
-    let mut spans = vec![
-        Span::styled(label(" recon ", " "), theme.base.title),
-        Span::styled(status_label(status), theme.status(status)),
+
+    let mut overall = vec![
+        Item::new(3, [Span::styled(label(" recon ", " "), theme.base.title)]),
+        Item::new(
+            KEEP,
+            [Span::styled(status_label(status), theme.status(status))],
+        ),
     ];
     if let Some(worst) = report.and_then(|r| r.worst_severity) {
-        spans.push(Span::styled(" worst ", theme.base.muted));
-        spans.push(Span::styled(severity_label(worst), theme.severity(worst)));
+        overall.push(Item::new(
+            1,
+            [
+                Span::styled(" worst ", theme.base.muted),
+                Span::styled(severity_label(worst), theme.severity(worst)),
+            ],
+        ));
     }
+    let mut last = Vec::new();
     if let Some(r) = report {
-        spans.push(sep());
-        spans.extend(field(
-            app,
-            label("last ", ""),
-            r.finished_at.format("%H:%M:%S UTC").to_string(),
-            theme.base.text,
+        last.push(Item::new(
+            4,
+            field(
+                app,
+                label("last ", ""),
+                r.finished_at.format("%H:%M:%S UTC").to_string(),
+                theme.base.text,
+            ),
         ));
-        spans.push(Span::styled(label(" │ ", " · "), theme.base.border));
-        spans.extend(field(
-            app,
-            label("cycle ", ""),
-            format!("{} ms", r.duration_ms),
-            theme.base.text,
+        last.push(Item::new(
+            2,
+            field(
+                app,
+                label("cycle ", ""),
+                format!("{} ms", r.duration_ms),
+                theme.base.text,
+            ),
         ));
     }
-    spans.push(sep());
-    let next = match (view.cycle_running, view.paused, view.next_cycle_at) {
-        (true, _, _) => "now".to_string(),
-        (false, true, _) => "paused".to_string(),
-        (false, false, Some(at)) => {
-            let ms = (at - app.now).num_milliseconds().max(0);
-            format!("{}{}", label("in ", ""), age((ms + 999) / 1000))
-        }
-        (false, false, None) => "—".to_string(),
-    };
-    spans.extend(field(app, "next ", next, theme.base.text));
-    spans.push(sep());
-    spans.push(if view.paused {
-        Span::styled(" ‖ PAUSED ", theme.cycle.paused)
-    } else {
-        Span::styled("● RUNNING", theme.cycle.running)
-    });
-    if view.cycle_running {
-        let frame_no = (app.now.timestamp_subsec_millis() / 100) as usize % SPINNER.len();
-        spans.push(Span::styled(
-            format!("  {} {}", SPINNER[frame_no], label("reconciling…", "")),
-            theme.cycle.spinner,
+    let mut next = Vec::new();
+    let mut state = Vec::new();
+    if app.engine_stopped {
+        // No countdown, no spinner: nothing will run again.
+        state.push(Item::new(
+            KEEP,
+            [Span::styled("✖ ENGINE STOPPED", theme.base.error)],
         ));
+    } else {
+        let countdown = match (view.cycle_running, view.paused, view.next_cycle_at) {
+            (true, _, _) => "now".to_string(),
+            (false, true, _) => "paused".to_string(),
+            (false, false, Some(at)) => {
+                let ms = (at - app.now).num_milliseconds().max(0);
+                format!("{}{}", label("in ", ""), age((ms + 999) / 1000))
+            }
+            (false, false, None) => "—".to_string(),
+        };
+        next.push(Item::new(
+            5,
+            field(app, "next ", countdown, theme.base.text),
+        ));
+        state.push(Item::new(
+            KEEP,
+            [if view.paused {
+                Span::styled(" ‖ PAUSED ", theme.cycle.paused)
+            } else {
+                Span::styled("● RUNNING", theme.cycle.running)
+            }],
+        ));
+        if view.cycle_running {
+            let frame_no = (app.now.timestamp_subsec_millis() / 100) as usize % SPINNER.len();
+            state.push(Item::new(
+                KEEP,
+                [Span::styled(
+                    format!("  {} {}", SPINNER[frame_no], label("reconciling…", "")),
+                    theme.cycle.spinner,
+                )],
+            ));
+        }
+    }
+    let mut groups = [
+        (overall, ""),
+        (last, label(" │ ", " · ")),
+        (next, ""),
+        (state, ""),
+    ];
+    let sep = " │ ";
+    let total = |groups: &[(Vec<Item>, &str)]| {
+        let kept: Vec<usize> = groups
+            .iter()
+            .filter(|(items, _)| !items.is_empty())
+            .map(|(items, joiner)| {
+                items.iter().map(Item::width).sum::<usize>()
+                    + joiner.chars().count() * items.len().saturating_sub(1)
+            })
+            .collect();
+        kept.iter().sum::<usize>() + sep.chars().count() * kept.len().saturating_sub(1)
+    };
+    while total(&groups) > width {
+        let lowest = groups
+            .iter()
+            .enumerate()
+            .flat_map(|(g, (items, _))| {
+                items.iter().enumerate().map(move |(i, it)| (it.drop, g, i))
+            })
+            .filter(|(drop, _, _)| *drop != KEEP)
+            .min();
+        let Some((_, g, i)) = lowest else { break };
+        groups[g].0.remove(i);
+    }
+    let mut spans = Vec::new();
+    for (items, joiner) in groups.into_iter().filter(|(items, _)| !items.is_empty()) {
+        if !spans.is_empty() {
+            spans.push(Span::styled(sep, theme.base.border));
+        }
+        for (k, item) in items.into_iter().enumerate() {
+            if k > 0 && !joiner.is_empty() {
+                spans.push(Span::styled(joiner, theme.base.border));
+            }
+            spans.extend(item.spans);
+        }
     }
     Line::from(spans)
 }
