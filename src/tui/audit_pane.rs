@@ -212,6 +212,9 @@ impl AuditPane {
         let len = self.lines.len();
         match p.want {
             Want::Refresh => {
+                // Only the newest page is refreshed; new entries push older ones off it,
+                // so the page before it may exist now even if it did not before.
+                self.at_oldest = false;
                 let i = kept
                     .and_then(|seq| self.lines.iter().position(|l| l.seq == seq))
                     .unwrap_or(0);
