@@ -145,6 +145,12 @@ impl App {
     }
 
     fn open_prompt(&mut self) {
+        // Only these two panels highlight a discrepancy; elsewhere `a` would act on a
+        // selection that is not on screen.
+        if !matches!(self.focus, Panel::Discrepancies | Panel::Balances) {
+            self.error("focus the discrepancies or balances to acknowledge".into());
+            return;
+        }
         let Some(d) = self.selected_discrepancy() else {
             self.error("no discrepancy selected to acknowledge".into());
             return;
