@@ -60,16 +60,21 @@ pub struct Regions {
 
 /// Splits `area` for the app's current content.
 pub fn regions(area: Rect, app: &App) -> Regions {
-    let exchange_lines: u16 = app.view.report.as_ref().map_or(1, |r| {
+    let exchange_lines: usize = app.view.report.as_ref().map_or(1, |r| {
         r.exchanges
             .iter()
             .map(|e| if e.error.is_some() { 2 } else { 1 })
-            .sum::<u16>()
+            .sum::<usize>()
             .max(1)
     });
-    let exchanges_h = exchange_lines.min(MAX_EXCHANGE_ROWS) + 3;
+    let exchanges_h = u16::try_from(exchange_lines)
+        .unwrap_or(u16::MAX)
+        .min(MAX_EXCHANGE_ROWS)
+        .saturating_add(3);
     let rest = area.height.saturating_sub(2 + 1 + exchanges_h);
-    let wanted = app.discrepancies.len().max(1) as u16 + 3;
+    let wanted = u16::try_from(app.discrepancies.len().max(1))
+        .unwrap_or(u16::MAX)
+        .saturating_add(3);
     let discrepancies_h = wanted.clamp(5, (rest / 3).max(5));
     let audit_h = (rest / 4 + 1).max(4);
     let [header_r, exchanges_r, balances_r, discrepancies_r, bottom_r, footer_r] =
