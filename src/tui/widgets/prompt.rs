@@ -3,7 +3,7 @@
 
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
+use ratatui::widgets::{Block, Clear, Paragraph};
 use ratatui::Frame;
 
 use super::severity_label;
@@ -48,17 +48,58 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
             Span::styled(app.user.clone(), theme.base.text),
         ]),
         Line::from(vec![
-            Span::styled(" note  ", theme.base.muted),
-            Span::styled(format!("{}▏", p.note), theme.base.text),
+            Span::styled(NOTE_LABEL, theme.base.muted),
+            Span::styled(
+                format!("{}▏", tail(&p.note, note_room(popup.width))),
+                theme.base.text,
+            ),
         ]),
         Line::raw(""),
         Line::from(hint),
     ];
     frame.render_widget(Clear, popup);
-    frame.render_widget(
-        Paragraph::new(lines)
-            .block(block)
-            .wrap(Wrap { trim: false }),
-        popup,
-    );
+    // No wrapping: a long note would push the key hint out of the box. The note line
+    // shows the end of the note, where the typing happens.
+    frame.render_widget(Paragraph::new(lines).block(block), popup);
+}
+
+/// Columns left for the note text: the popup less its borders, the label and the cursor.
+fn note_room(popup_width: u16) -> usize {
+    usize::from(popup_width).saturating_sub(2 + NOTE_LABEL.len() + 1)
+}
+
+const NOTE_LABEL: &str = " note  ";
+
+/// The end of `text` that fits in `cols` terminal columns, after a `…` when cut.
+fn tail(text: &str, cols: usize) -> String {
+    let width = |s: &str| Span::raw(s).width();
+    if width(text) <= cols {
+        return text.to_string();
+    }
+    let room = cols.saturating_sub(1);
+    let mut used = 0;
+    let mut start = text.len();
+    for (i, c) in text.char_indices().rev() {
+        let w = width(c.encode_utf8(&mut [0; 4]));
+        if used + w > room {
+            break;
+        }
+        used += w;
+        start = i;
+    }
+    format!("…{}", &text[start..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tail_keeps_the_end_that_fits() {
+        assert_eq!(tail("short", 10), "short");
+        assert_eq!(tail("abcdefghij", 5), "…ghij");
+        // Wide characters take two columns each.
+        assert_eq!(tail("注意注意END", 6), "…意END");
+        assert_eq!(tail("abc", 0), "…");
+    }
 }
