@@ -434,3 +434,103 @@ fn the_footer_is_built_from_the_key_table() {
     assert_eq!(footer[0].0, "r");
     let _ = Command::Quit;
 }
+
+/// The newest page hit the oldest entry once (exactly `PAGE_SIZE` entries in the trail);
+/// after more entries arrive, scrolling past the end must load the older page.
+#[test]
+fn at_oldest_is_cleared_when_the_newest_page_refreshes() {
+    let n = i64::from(PAGE_SIZE);
+    let mut app = fixtures::app_with(
+        "default",
+        120,
+        40,
+        fixtures::view(Some(fixtures::report())),
+        fixtures::audit_entries(n, n),
+    );
+    app.focus = Panel::Audit;
+    app.update(Action::Command(Command::Bottom));
+    let Some(Effect::LoadAuditPage { generation, .. }) = app.update(Action::Command(Command::Down))
+    else {
+        panic!("expected an older-page request");
+    };
+    app.update(Action::AuditLoaded {
+        generation,
+        result: Ok(vec![]),
+    });
+    assert!(app.audit.at_oldest);
+    // 50 more entries are written; a cycle completes and the newest page refreshes.
+    let mut next = fixtures::view(Some(fixtures::report()));
+    next.cycles_completed += 1;
+    let Some(Effect::LoadAuditPage {
+        generation,
+        before: None,
+        ..
+    }) = app.update(Action::Engine(Arc::new(next), fixtures::now()))
+    else {
+        panic!("expected a refresh");
+    };
+    app.update(Action::AuditLoaded {
+        generation,
+        result: Ok(fixtures::audit_entries(n + 50, n)),
+    });
+    assert!(!app.audit.at_oldest);
+    app.update(Action::Command(Command::Bottom));
+    assert!(
+        matches!(
+            app.update(Action::Command(Command::Down)),
+            Some(Effect::LoadAuditPage {
+                before: Some(_),
+                ..
+            })
+        ),
+        "entries 1..=50 could never be reached"
+    );
+}
+
+/// `a` with the exchanges or the audit focused acknowledges nothing: the selection it
+/// would act on is not highlighted anywhere.
+#[test]
+fn a_acknowledges_only_a_visible_selection() {
+    for panel in [Panel::Exchanges, Panel::Audit] {
+        let mut app = app();
+        app.focus = panel;
+        assert_eq!(press(&mut app, KeyCode::Char('a')), None);
+        assert!(
+            app.prompt.is_none(),
+            "prompt opened for {:?} with {panel:?} focused",
+            app.prompt.as_ref().map(|p| &p.id)
+        );
+        assert_eq!(app.mode(), Mode::Normal);
+        let n = app.notice.clone().unwrap();
+        assert!(
+            n.text.contains("focus the discrepancies or balances"),
+            "{n:?}"
+        );
+    }
+}
+
+/// A dead engine is remembered, whatever notices come after.
+#[test]
+fn a_stopped_engine_is_sticky() {
+    let mut app = app();
+    assert!(!app.engine_stopped);
+    app.update(Action::EffectFailed {
+        what: "engine",
+        error: Arc::new(ReconciliationError::EngineStopped),
+    });
+    assert!(app.engine_stopped);
+    press(&mut app, KeyCode::Char('t'));
+    press(&mut app, KeyCode::Esc);
+    app.update(Action::Tick(fixtures::now() + TimeDelta::seconds(60)));
+    assert!(app.engine_stopped);
+}
+
+/// u16 overflow in the layout with 65 533 discrepancies (debug build: panic).
+#[test]
+fn regions_do_not_overflow_with_many_discrepancies() {
+    let mut app = app();
+    let line = app.discrepancies[0].clone();
+    app.discrepancies = vec![line; 65_533];
+    app.update(Action::Resize(120, 40));
+    app.update(Action::Resize(80, 24));
+}

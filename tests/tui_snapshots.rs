@@ -5,11 +5,16 @@
 #[path = "support/fixtures.rs"]
 mod fixtures;
 
+use std::sync::Arc;
+
+use chrono::TimeDelta;
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
 use ratatui::style::{Color, Modifier};
 use ratatui::Terminal;
 
+use recon::domain::ReconciliationStatus;
+use recon::engine::report::ExchangeStatus;
 use recon::tui::keys::Command;
 use recon::tui::{ui, Action, App, Panel};
 
@@ -230,4 +235,158 @@ fn cycle_running_while_paused_shows_spinner_and_paused() {
     assert!(screen.contains("‖ PAUSED"), "{screen}");
     assert!(screen.contains("⠹ reconciling…"), "{screen}");
     assert!(screen.contains("next now"), "{screen}");
+}
+
+/// The first line of the screen.
+fn header_line(app: &App) -> String {
+    text(&draw(app))
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// At the supported minimum, the header still shows the loop state.
+#[test]
+fn header_at_80x24_shows_paused() {
+    let mut paused = fixtures::view(Some(fixtures::report()));
+    let mut r = fixtures::report();
+    r.status = ReconciliationStatus::Discrepancies;
+    paused.report = Some(Arc::new(r));
+    paused.paused = true;
+    paused.next_cycle_at = None;
+    let app = fixtures::app_with("default", 80, 24, paused, fixtures::audit_entries(10, 10));
+    let header = header_line(&app);
+    assert!(
+        header.contains("PAUSED"),
+        "paused state cut off: {header:?}"
+    );
+}
+
+/// At the supported minimum, the header still shows the spinner of a running cycle.
+#[test]
+fn header_at_80x24_shows_spinner() {
+    let mut running = fixtures::view(Some(fixtures::report()));
+    let mut r = fixtures::report();
+    r.status = ReconciliationStatus::Discrepancies;
+    running.report = Some(Arc::new(r));
+    running.cycle_running = true;
+    let app = fixtures::app_with("default", 80, 24, running, fixtures::audit_entries(10, 10));
+    let header = header_line(&app);
+    // Any frame of the braille spinner (which one depends on the fixture's clock).
+    assert!(
+        header
+            .chars()
+            .any(|c| ('\u{2800}'..='\u{28ff}').contains(&c)),
+        "spinner cut off: {header:?}"
+    );
+    assert!(header.contains("RUNNING"), "loop state cut off: {header:?}");
+}
+
+/// An hour of failed cycles (store down): the exchange panel must not say "last ok now".
+#[test]
+fn stale_report_is_not_shown_as_current() {
+    let mut v = fixtures::view(Some(fixtures::report()));
+    v.engine_error = Some("store: disk I/O error".into());
+    let mut app = fixtures::app_with("default", 120, 40, v, fixtures::audit_entries(10, 10));
+    app.update(Action::Tick(fixtures::now() + TimeDelta::hours(1)));
+    let screen = text(&draw(&app));
+    let line = screen
+        .lines()
+        .find(|l| l.contains("coinbase-main  ● OK"))
+        .unwrap();
+    assert!(
+        !line.contains(" now "),
+        "an hour-old fetch shown as 'now': {line}"
+    );
+    assert!(line.contains(" 1h"), "age of the last good fetch: {line}");
+}
+
+/// All exchanges failed: their open discrepancies are not in the report; the panel must
+/// not claim everything is within tolerance.
+#[test]
+fn failed_exchanges_do_not_read_as_within_tolerance() {
+    let mut r = fixtures::report();
+    for e in &mut r.exchanges {
+        e.status = ExchangeStatus::Error;
+        e.error = Some("timed out".into());
+        e.balances.clear();
+    }
+    r.discrepancies.clear();
+    r.status = ReconciliationStatus::Failed;
+    r.worst_severity = None;
+    let app = fixtures::app_with(
+        "default",
+        120,
+        40,
+        fixtures::view(Some(r)),
+        fixtures::audit_entries(10, 10),
+    );
+    let screen = text(&draw(&app));
+    assert!(!screen.contains("within tolerance"), "{screen}");
+    assert!(
+        screen.contains("not compared on 3 failed exchange"),
+        "{screen}"
+    );
+}
+
+/// The ledger could not be read: nothing was compared.
+#[test]
+fn ledger_failure_does_not_read_as_no_balances_and_within_tolerance() {
+    let mut r = fixtures::report();
+    for e in &mut r.exchanges {
+        e.balances.clear();
+    }
+    r.exchanges.remove(1);
+    r.discrepancies.clear();
+    r.ledger_error = Some("ledger.toml: unreadable".into());
+    r.status = ReconciliationStatus::Failed;
+    r.worst_severity = None;
+    let app = fixtures::app_with(
+        "default",
+        120,
+        40,
+        fixtures::view(Some(r)),
+        fixtures::audit_entries(10, 10),
+    );
+    let screen = text(&draw(&app));
+    assert!(!screen.contains("within tolerance"), "{screen}");
+    assert!(!screen.contains("no balances reported"), "{screen}");
+    assert!(
+        screen.contains("not compared: ledger unreadable"),
+        "{screen}"
+    );
+}
+
+/// The note being typed stays visible in the prompt, with the key hint.
+#[test]
+fn long_note_stays_visible_in_the_prompt() {
+    let mut app = fixtures::app("default", 80, 24);
+    app.update(Action::Command(Command::Acknowledge));
+    let note: String = "注意".repeat(98) + "END";
+    for c in note.chars() {
+        app.update(Action::Input(c));
+    }
+    assert_eq!(app.prompt.as_ref().unwrap().note.chars().count(), 199);
+    let screen = text(&draw(&app));
+    assert!(
+        screen.contains("END"),
+        "end of the note is off the prompt:\n{screen}"
+    );
+    assert!(screen.contains("Enter confirm"), "hint cut:\n{screen}");
+}
+
+/// The engine task died: after any other notice and 10 s, the header still says so.
+#[test]
+fn a_dead_engine_stays_visible() {
+    let mut app = fixtures::app("default", 120, 40);
+    app.update(Action::EffectFailed {
+        what: "engine",
+        error: Arc::new(recon::error::ReconciliationError::EngineStopped),
+    });
+    app.update(Action::Command(Command::NextTheme));
+    app.update(Action::Tick(fixtures::now() + TimeDelta::seconds(11)));
+    let screen = text(&draw(&app));
+    assert!(!screen.contains("● RUNNING"), "{screen}");
+    assert!(header_line(&app).contains("ENGINE STOPPED"), "{screen}");
 }
