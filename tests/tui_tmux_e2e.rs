@@ -201,24 +201,28 @@ fn audit_json(dir: &Path) -> Vec<serde_json::Value> {
 #[test]
 fn reconcile_help_acknowledge_and_quit_in_a_real_terminal() {
     let c = Console::start("keys");
-    let screen = c.wait("both exchanges and a first report", 30, |s| {
-        s.contains("coinbase-main") && s.contains("dydx-perps") && s.contains("✖ CRITICAL")
+    // Each wait names everything it then relies on: a capture can land mid-frame, so a
+    // frame is only "seen" once all of its parts are.
+    c.wait("both exchanges, a first report and the footer", 30, |s| {
+        ["coinbase-main", "dydx-perps", "✖ CRITICAL", "▲ DISCREPANCIES", "r reconcile"]
+            .iter()
+            .all(|t| s.contains(t))
     });
-    assert!(screen.contains("▲ DISCREPANCIES"), "{screen}");
-    assert!(screen.contains("r reconcile"), "{screen}");
 
     c.keys(&["r"]);
     c.wait_for("reconcile requested", 10);
 
     c.keys(&["?"]);
-    let help = c.wait_for("Keys — ? or Esc to close", 10);
-    for text in [
-        "acknowledge discrepancy",
-        "pause / resume loop",
-        "filter by asset/exchange",
-    ] {
-        assert!(help.contains(text), "help lacks '{text}':\n{help}");
-    }
+    c.wait("the whole help overlay", 10, |s| {
+        [
+            "Keys — ? or Esc to close",
+            "acknowledge discrepancy",
+            "pause / resume loop",
+            "filter by asset/exchange",
+        ]
+        .iter()
+        .all(|t| s.contains(t))
+    });
     c.keys(&["?"]);
     c.wait("help closed by ?", 10, |s| !s.contains("Keys — ?"));
     c.keys(&["?"]);
