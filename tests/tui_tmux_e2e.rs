@@ -204,9 +204,15 @@ fn reconcile_help_acknowledge_and_quit_in_a_real_terminal() {
     // Each wait names everything it then relies on: a capture can land mid-frame, so a
     // frame is only "seen" once all of its parts are.
     c.wait("both exchanges, a first report and the footer", 30, |s| {
-        ["coinbase-main", "dydx-perps", "✖ CRITICAL", "▲ DISCREPANCIES", "r reconcile"]
-            .iter()
-            .all(|t| s.contains(t))
+        [
+            "coinbase-main",
+            "dydx-perps",
+            "✖ CRITICAL",
+            "▲ DISCREPANCIES",
+            "r reconcile",
+        ]
+        .iter()
+        .all(|t| s.contains(t))
     });
 
     c.keys(&["r"]);
