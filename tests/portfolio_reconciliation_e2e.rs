@@ -25,17 +25,24 @@ fn clients(list: &[&Arc<SimulatedExchange>]) -> Vec<Arc<dyn ExchangeClient>> {
         .collect()
 }
 
-fn one(
+/// A rig with one simulated exchange `name`, which the test keeps to script.
+fn single(
+    extra: &str,
     ledger: &str,
-    pairs: &'static [(&'static str, &'static str)],
+    name: &str,
+    pairs: &[(&str, &str)],
 ) -> (common::Rig, Arc<SimulatedExchange>) {
     let mut keep = None;
-    let r = rig(FAST, ledger, &["main"], |cfg| {
-        let s = sim("main", pairs, cfg);
+    let r = rig(extra, ledger, &[name], |cfg| {
+        let s = sim(name, pairs, cfg);
         keep = Some(s.clone());
         clients(&[&s])
     });
     (r, keep.expect("made"))
+}
+
+fn one(ledger: &str, pairs: &[(&str, &str)]) -> (common::Rig, Arc<SimulatedExchange>) {
+    single(FAST, ledger, "main", pairs)
 }
 
 // ---------------------------------------------------------------- balance fetching (5)
@@ -578,18 +585,12 @@ async fn exponential_backoff_with_full_jitter_stays_under_the_doubling_cap() {
 
 #[tokio::test]
 async fn circuit_breaker_opens_refuses_then_half_opens_and_closes() {
-    let mut keep = None;
-    let mut r = rig(
+    let (mut r, s) = single(
         "[circuit_breaker]\nfailure_threshold = 2\nopen_secs = 0.2\n[retry]\nmax_attempts = 1\n",
         "[x]\nBTC = \"1\"\n",
-        &["x"],
-        |cfg| {
-            let s = sim("x", &[("BTC", "1")], cfg);
-            keep = Some(s.clone());
-            clients(&[&s])
-        },
+        "x",
+        &[("BTC", "1")],
     );
-    let s = keep.unwrap();
     s.inject([Fault::Server(500), Fault::Server(500)]);
     let first = r.service.reconcile().await.unwrap();
     assert_eq!(first.exchanges[0].circuit.as_str(), "closed");
@@ -740,13 +741,7 @@ async fn persistence_survives_a_restart_with_acks_and_resolves_later() {
 
 #[tokio::test]
 async fn audit_trail_records_every_event_and_the_chain_verifies() {
-    let mut keep = None;
-    let mut r = rig(FAST, "[x]\nBTC = \"1.5\"\n", &["x"], |cfg| {
-        let s = sim("x", &[("BTC", "1.4")], cfg);
-        keep = Some(s.clone());
-        clients(&[&s])
-    });
-    let s = keep.unwrap();
+    let (mut r, s) = single(FAST, "[x]\nBTC = \"1.5\"\n", "x", &[("BTC", "1.4")]);
     r.service.reconcile().await.unwrap();
     s.set_holdings(common::holdings(&[("BTC", "1.2")]));
     r.service.reconcile().await.unwrap();
@@ -862,13 +857,7 @@ fn configuration_loading_merges_file_env_and_defaults() {
 
 #[tokio::test]
 async fn acknowledgement_lapses_when_the_gap_grows_beyond_tolerance() {
-    let mut keep = None;
-    let mut r = rig(FAST, "[x]\nBTC = \"1.5\"\n", &["x"], |cfg| {
-        let s = sim("x", &[("BTC", "1.4")], cfg);
-        keep = Some(s.clone());
-        clients(&[&s])
-    });
-    let s = keep.unwrap();
+    let (mut r, s) = single(FAST, "[x]\nBTC = \"1.5\"\n", "x", &[("BTC", "1.4")]);
     r.service.reconcile().await.unwrap();
     r.service
         .acknowledge(ExchangeName::new("x"), a("BTC"), "dan".into(), "".into())
@@ -897,13 +886,7 @@ async fn acknowledgement_lapses_when_the_gap_grows_beyond_tolerance() {
 
 #[tokio::test]
 async fn acknowledgement_lapses_when_the_gap_changes_direction() {
-    let mut keep = None;
-    let mut r = rig(FAST, "[x]\nBTC = \"1\"\n", &["x"], |cfg| {
-        let s = sim("x", &[], cfg);
-        keep = Some(s.clone());
-        clients(&[&s])
-    });
-    let s = keep.unwrap();
+    let (mut r, s) = single(FAST, "[x]\nBTC = \"1\"\n", "x", &[]);
     assert_eq!(r.service.reconcile().await.unwrap().exit_code(), 2);
     r.service
         .acknowledge(
@@ -926,15 +909,10 @@ async fn acknowledgement_lapses_when_the_gap_changes_direction() {
 
 #[tokio::test]
 async fn snapshot_history_records_a_balance_going_to_zero() {
-    let mut keep = None;
-    let mut r = rig(FAST, "[x]\nBTC = \"1\"\n", &["x"], |cfg| {
-        let s = sim("x", &[("BTC", "1")], cfg);
-        keep = Some(s.clone());
-        clients(&[&s])
-    });
+    let (mut r, s) = single(FAST, "[x]\nBTC = \"1\"\n", "x", &[("BTC", "1")]);
     r.service.reconcile().await.unwrap();
     r.write_ledger("[x]\n");
-    keep.unwrap().set_holdings(common::holdings(&[]));
+    s.set_holdings(common::holdings(&[]));
     r.service.reconcile().await.unwrap();
     let db = r.db();
     let _dir = r.close();
