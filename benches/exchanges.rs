@@ -8,7 +8,7 @@ use recon::exchanges::coinbase::{parse_accounts_page, CdpKey, JwtSigner};
 use recon::exchanges::coinbase_exchange::sign;
 use recon::exchanges::dydx::parse_subaccount;
 
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures");
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
 const KEY_NAME: &str =
     "organizations/00000000-0000-4000-8000-000000000000/apiKeys/00000000-0000-4000-8000-000000000001";
 const URI: &str = "GET api.coinbase.com/api/v3/brokerage/accounts";

@@ -264,7 +264,7 @@ mod tests {
     use crate::exchanges::sum_by_asset;
 
     fn fixture(path: &str) -> Vec<u8> {
-        let full = format!("{}/../shared/fixtures/{path}", env!("CARGO_MANIFEST_DIR"));
+        let full = format!("{}/tests/fixtures/{path}", env!("CARGO_MANIFEST_DIR"));
         std::fs::read(&full).unwrap_or_else(|e| panic!("{full}: {e}"))
     }
 

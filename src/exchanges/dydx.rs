@@ -234,7 +234,7 @@ mod tests {
 
     fn parse_fixture(name: &str) -> Result<DydxSubaccount, ExchangeError> {
         let path = format!(
-            "{}/../shared/fixtures/dydx/{name}",
+            "{}/tests/fixtures/dydx/{name}",
             env!("CARGO_MANIFEST_DIR")
         );
         parse_subaccount(&std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}")))

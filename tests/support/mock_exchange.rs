@@ -22,7 +22,7 @@ use tokio::time::Instant;
 use url::Url;
 
 /// The shared fixture folder (CI clones `shared/` beside the crate).
-pub const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures");
+pub const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
 
 /// Reads a fixture file.
 pub fn fixture(rel: &str) -> Vec<u8> {

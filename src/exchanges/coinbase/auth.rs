@@ -213,7 +213,7 @@ mod tests {
 
     const VECTORS: &str = include_str!(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../shared/fixtures/auth_vectors_synthetic.json"
+        "/tests/fixtures/auth_vectors_synthetic.json"
     ));
 
     fn vector(key: &str) -> serde_json::Value {
