@@ -30,11 +30,15 @@ fn main() -> ExitCode {
         // For `once`, an invalid configuration is "unknown" to the monitoring system.
         Err(e) => return fail(&e, if once { UNKNOWN } else { 1 }),
     };
+    let command = cli.command.unwrap_or(Command::Tui);
     let warnings = cfg.warnings();
-    for w in &warnings {
-        warn_line(w);
+    // The console prints its own, once it knows it will start.
+    if !matches!(command, Command::Tui) {
+        for w in &warnings {
+            warn_line(w);
+        }
     }
-    match cli.command.unwrap_or(Command::Tui) {
+    match command {
         Command::Tui => run_tui(cfg, &warnings),
         Command::Once { format } => run_once(cfg, format),
         Command::Audit {
@@ -119,8 +123,10 @@ fn run_tui(cfg: Arc<TradingConfig>, warnings: &[String]) -> ExitCode {
         Ok(g) => g,
         Err(e) => return fail(&e, 1),
     };
-    // Already on stderr (before the terminal is taken); the log keeps them too.
+    // On stderr before the terminal is taken (they stay visible after the console
+    // exits), and in the log, since stderr belongs to the terminal from here on.
     for w in warnings {
+        warn_line(w);
         tracing::warn!("{w}");
     }
     let rt = match runtime() {
