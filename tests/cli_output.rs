@@ -233,3 +233,31 @@ fn log_lines_on_a_captured_stderr_carry_no_colour_codes() {
         "ANSI escape in captured stderr: {err:?}"
     );
 }
+
+#[test]
+fn a_closed_stderr_neither_panics_nor_changes_the_exit_code() {
+    let d = dir();
+    // A warning at start (timings that cannot fit the cycle) and a log line during the
+    // cycle (a ledger section nobody fetches), both aimed at a stderr nobody reads.
+    std::fs::write(
+        d.path().join("config.toml"),
+        CONFIG.replace("fetch_timeout_ms = 50", "fetch_timeout_ms = 1000"),
+    )
+    .unwrap();
+    std::fs::write(
+        d.path().join("ledger.toml"),
+        "[a]\nBTC = \"1\"\n[zz]\nBTC = \"1\"\n",
+    )
+    .unwrap();
+    let mut child = recon(d.path(), &["once", "--format", "json"])
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stderr.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["worst_severity"], "critical");
+}
