@@ -159,6 +159,27 @@ pub fn truncate_for_message(raw: &str) -> String {
     out
 }
 
+/// Stored text (a note, a name, an error) made safe to print on a terminal: every control
+/// character — C0 (newline, ESC, …), DEL and C1 — is written as a visible escape (`\n`,
+/// `\t`, `\r`, `\x1b`), so a note cannot paint fake rows or send terminal commands.
+/// Borrowed when there is nothing to escape.
+pub fn escape_controls(raw: &str) -> std::borrow::Cow<'_, str> {
+    if !raw.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(raw);
+    }
+    let mut out = String::with_capacity(raw.len() + 8);
+    for c in raw.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => out.push_str(&format!("\\x{:02x}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// `a + b`, or `None` when the exact sum does not fit a 96-bit decimal. rust_decimal's
 /// `checked_add` returns `None` only on range overflow and silently *rounds* a sum that
 /// needs more than 28 significant digits; here rounding is an error. Operands are

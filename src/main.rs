@@ -1,7 +1,7 @@
 //! `recon`: parse the command line, load the configuration, pick a front end, and turn
 //! every error into one line on stderr and a documented exit code.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -18,24 +18,34 @@ use recon::tui;
 const UNKNOWN: u8 = 3;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage(&e),
+    };
     let once = matches!(cli.command, Some(Command::Once { .. }));
+    // Exit code when stdout cannot be written (a full disk; a closed pipe is quiet).
+    let write_failed = if once { UNKNOWN } else { 1 };
     let cfg = match TradingConfig::load(&cli.config) {
         Ok(cfg) => Arc::new(cfg),
         // For `once`, an invalid configuration is "unknown" to the monitoring system.
         Err(e) => return fail(&e, if once { UNKNOWN } else { 1 }),
     };
-    match cli.command.unwrap_or(Command::Tui) {
-        Command::Tui => run_tui(cfg),
+    let command = cli.command.unwrap_or(Command::Tui);
+    let warnings = cfg.warnings();
+    // The console prints its own, once it knows it will start.
+    if !matches!(command, Command::Tui) {
+        for w in &warnings {
+            warn_line(w);
+        }
+    }
+    match command {
+        Command::Tui => run_tui(cfg, &warnings),
         Command::Once { format } => run_once(cfg, format),
         Command::Audit {
             action: Some(AuditAction::Verify),
             ..
         } => match commands::audit::verify(&cfg) {
-            Ok((msg, intact)) => {
-                print_out(&msg);
-                ExitCode::from(if intact { 0 } else { 1 })
-            }
+            Ok((msg, intact)) => print_out(&msg, if intact { 0 } else { 1 }, write_failed),
             Err(e) => fail(&e, 1),
         },
         Command::Audit {
@@ -43,26 +53,46 @@ fn main() -> ExitCode {
             limit,
             format,
         } => match commands::audit::list(&cfg, limit, format) {
-            Ok(text) => {
-                print_out(&text);
-                ExitCode::SUCCESS
-            }
+            Ok(text) => print_out(&text, 0, write_failed),
             Err(e) => fail(&e, 1),
         },
         Command::Ack { target, note, by } => {
             match commands::ack::run(&cfg, &target, &note, by.as_deref()) {
-                Ok(line) => {
-                    print_out(&line);
-                    ExitCode::SUCCESS
-                }
+                Ok(line) => print_out(&line, 0, write_failed),
                 Err(e) => fail(&e, 1),
             }
         }
-        Command::Config => {
-            print_out(&commands::show_config::render(&cfg));
-            ExitCode::SUCCESS
+        Command::Config => print_out(&commands::show_config::render(&cfg), 0, write_failed),
+    }
+}
+
+/// A command line clap rejected, or `--help`/`--version`. A usage error of `once` exits
+/// 3: monitoring systems read clap's 2 as CRITICAL, and a mistyped check is UNKNOWN.
+fn usage(e: &clap::Error) -> ExitCode {
+    // Help goes to stdout, errors to stderr; a closed stream is no reason to panic.
+    let _ = e.print();
+    let code = e.exit_code();
+    if code != 0 && typed_subcommand().as_deref() == Some("once") {
+        return ExitCode::from(UNKNOWN);
+    }
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
+}
+
+/// The subcommand as typed: the first argument that is not an option, skipping the
+/// value of `--config` (the only option taking a separate value before a subcommand).
+fn typed_subcommand() -> Option<String> {
+    let mut args = std::env::args_os().skip(1);
+    while let Some(arg) = args.next() {
+        let arg = arg.to_string_lossy();
+        if arg == "--config" {
+            args.next();
+        } else if arg == "--" {
+            return args.next().map(|a| a.to_string_lossy().into_owned());
+        } else if !arg.starts_with('-') {
+            return Some(arg.into_owned());
         }
     }
+    None
 }
 
 fn run_once(cfg: Arc<TradingConfig>, format: Format) -> ExitCode {
@@ -71,15 +101,15 @@ fn run_once(cfg: Arc<TradingConfig>, format: Format) -> ExitCode {
         Ok(rt) => rt,
         Err(e) => return fail(&e, UNKNOWN),
     };
-    match rt.block_on(commands::once::run(cfg, format)) {
-        Ok(code) => ExitCode::from(code),
+    match rt.block_on(commands::once::report(cfg, format)) {
+        Ok((text, code)) => print_out(&text, code, UNKNOWN),
         Err(e) => fail(&e, UNKNOWN),
     }
 }
 
 /// The console: themes and logging are checked before the terminal is taken, so a bad
 /// theme or log directory is one plain line on stderr.
-fn run_tui(cfg: Arc<TradingConfig>) -> ExitCode {
+fn run_tui(cfg: Arc<TradingConfig>, warnings: &[String]) -> ExitCode {
     let dir = match cfg.source.as_deref().and_then(Path::parent) {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -93,6 +123,12 @@ fn run_tui(cfg: Arc<TradingConfig>) -> ExitCode {
         Ok(g) => g,
         Err(e) => return fail(&e, 1),
     };
+    // On stderr before the terminal is taken (they stay visible after the console
+    // exits), and in the log, since stderr belongs to the terminal from here on.
+    for w in warnings {
+        warn_line(w);
+        tracing::warn!("{w}");
+    }
     let rt = match runtime() {
         Ok(rt) => rt,
         Err(e) => return fail(&e, 1),
@@ -146,23 +182,49 @@ fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
 }
 
 /// Logs for the non-interactive commands go to stderr, so stdout stays the report.
+/// Colours only on a terminal: escape codes in a cron mail or a log file are noise. A
+/// failed write to stderr is dropped rather than reported on stderr (which would panic).
 fn init_stderr_logging(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .log_internal_errors(false)
         .with_target(false)
         .try_init();
 }
 
-/// Writes to stdout; a closed pipe (`recon audit | head`) is not an error.
-fn print_out(text: &str) {
+/// Writes the command's output to stdout and returns the exit code: `decided` when it
+/// was written, or when the reader went away (`recon once | head -1`: the pipe closing
+/// early is the reader's choice, not a failure); any other write error (a full disk) is
+/// one line on stderr and `write_failed`.
+fn print_out(text: &str, decided: u8, write_failed: u8) -> ExitCode {
     let mut out = std::io::stdout().lock();
-    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => ExitCode::from(decided),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::from(decided),
+        Err(e) => fail(
+            &format!("cannot write the output to stdout: {e}"),
+            write_failed,
+        ),
+    }
+}
+
+/// `recon: warning: …` on stderr.
+fn warn_line(text: &str) {
+    stderr_line(&format!("recon: warning: {text}"));
 }
 
 fn fail(err: &dyn std::fmt::Display, code: u8) -> ExitCode {
-    eprintln!("recon: {err}");
+    stderr_line(&format!("recon: {err}"));
     ExitCode::from(code)
+}
+
+/// One line on stderr. Unlike `eprintln!`, a closed or full stderr is ignored: there is
+/// nowhere left to report it, and a panic would replace the decided exit code.
+fn stderr_line(line: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "{line}").and_then(|()| err.flush());
 }

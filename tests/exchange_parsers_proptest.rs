@@ -126,7 +126,7 @@ proptest! {
     fn arbitrary_leaves_in_the_right_shape_are_typed_errors_or_exact(
         available in leaf(), hold in leaf(), size in leaf(), side in leaf(),
     ) {
-        let cb = json!({"accounts": [{"currency": "BTC", "available_balance": {"value": available},
+        let cb = json!({"accounts": [{"uuid": "u-1", "currency": "BTC", "available_balance": {"value": available},
             "hold": {"value": hold}}], "has_next": false, "cursor": ""});
         let dydx = json!({"subaccount": {"assetPositions": {"USDC": {"side": side, "size": size}},
             "openPerpetualPositions": null}});
@@ -161,6 +161,9 @@ proptest! {
         let page = page.unwrap();
         prop_assert_eq!(page.has_next, has_next);
         prop_assert_eq!(page.rows.len(), accounts.len());
+        // Each row keeps its account's uuid, in body order (the client de-duplicates on it).
+        let uuids: Vec<String> = (0..accounts.len()).map(|i| format!("00000000-0000-4000-8000-{i:012}")).collect();
+        prop_assert_eq!(&page.uuids, &uuids);
         match (sum_by_asset(page.rows), expected) {
             (Ok(got), Some(expected)) => {
                 let got: BTreeMap<String, Decimal> = got.into_iter().map(|(a, d)| (a.to_string(), d)).collect();

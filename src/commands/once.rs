@@ -1,5 +1,6 @@
 //! `recon once`: one cycle, the report on stdout, a monitoring exit code.
 
+use std::io::Write;
 use std::sync::Arc;
 
 use crate::cli::Format;
@@ -7,8 +8,22 @@ use crate::config::TradingConfig;
 use crate::engine::{PortfolioReconciliationService, ReconciliationReport};
 use crate::error::ReconciliationError;
 
-/// Runs one cycle and prints it; returns the exit code of SPEC §1.
+/// Runs one cycle and prints it; returns the exit code of SPEC §1. A failed write to
+/// stdout is ignored here; the binary uses [`report`] to tell a closed pipe from a full
+/// disk.
 pub async fn run(cfg: Arc<TradingConfig>, format: Format) -> Result<u8, ReconciliationError> {
+    let (text, code) = report(cfg, format).await?;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+    Ok(code)
+}
+
+/// Runs one cycle; returns the report as printed and the exit code of SPEC §1, leaving
+/// the writing (and what a write error means) to the caller.
+pub async fn report(
+    cfg: Arc<TradingConfig>,
+    format: Format,
+) -> Result<(String, u8), ReconciliationError> {
     let mut parts = super::start_engine(cfg, "once").await?;
     let result = parts.service.reconcile().await;
     super::record_shutdown(&parts.store, "once").await;
@@ -16,8 +31,7 @@ pub async fn run(cfg: Arc<TradingConfig>, format: Format) -> Result<u8, Reconcil
     drop(parts.store);
     parts.store_thread.join();
     let report = result?;
-    print!("{}", render(&report, format));
-    Ok(report.exit_code())
+    Ok((render(&report, format), report.exit_code()))
 }
 
 /// The report as printed.

@@ -2,17 +2,23 @@
 
 use std::fmt::Write;
 
-use crate::domain::{align_decimals, format_amount};
+use crate::domain::{align_decimals, escape_controls, format_amount};
 use crate::engine::report::{ExchangeStatus, ReconciliationReport};
 use crate::engine::rules::round_relative;
 use crate::store::audit::timestamp;
 use crate::store::AuditEntry;
 
 /// Lays out rows under headers, each column as wide as its widest cell. Columns listed in
-/// `right` are right-aligned (numbers).
+/// `right` are right-aligned (numbers). Control characters in a cell (a note typed with a
+/// newline or an escape sequence) are shown escaped, so a cell is always one line of
+/// plain text.
 pub fn layout(headers: &[&str], rows: &[Vec<String>], right: &[usize]) -> String {
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| r.iter().map(|c| escape_controls(c).into_owned()).collect())
+        .collect();
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
+    for row in &rows {
         for (i, cell) in row.iter().enumerate() {
             widths[i] = widths[i].max(cell.chars().count());
         }
@@ -37,7 +43,7 @@ pub fn layout(headers: &[&str], rows: &[Vec<String>], right: &[usize]) -> String
         out.push('\n');
     };
     line(&mut headers.iter().copied());
-    for row in rows {
+    for row in &rows {
         line(&mut row.iter().map(String::as_str));
     }
     out
@@ -60,7 +66,7 @@ pub fn report(r: &ReconciliationReport) -> String {
         worst
     );
     if let Some(e) = &r.ledger_error {
-        let _ = writeln!(out, "ledger: {e}");
+        let _ = writeln!(out, "ledger: {}", escape_controls(e));
     }
     out.push('\n');
     let rows: Vec<Vec<String>> = r

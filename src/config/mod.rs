@@ -5,6 +5,7 @@
 mod env;
 mod file;
 pub mod validate;
+mod warnings;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

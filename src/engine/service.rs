@@ -21,7 +21,9 @@ use super::PortfolioReconciliationService;
 use crate::config::TradingConfig;
 use crate::domain::{format_amount, now_millis, Asset, BalanceDiscrepancy, ExchangeName};
 use crate::error::ReconciliationError;
-use crate::exchanges::resilience::{BreakerState, BreakerTransition, CircuitBreaker, Permit};
+use crate::exchanges::resilience::{
+    BreakerState, BreakerTransition, CircuitBreaker, Deadline, Permit,
+};
 use crate::exchanges::{Coverage, ExchangeClient, ExchangeError, FetchedBalances};
 use crate::ledger::{Ledger, LedgerSource};
 use crate::store::thread::StoreHandle;
@@ -91,6 +93,10 @@ impl ConcretePortfolioReconciliationService {
     }
 }
 
+/// How long past the cycle deadline the backstop waits for a client to return its own,
+/// more precise, give-up error.
+const BACKSTOP_GRACE: Duration = Duration::from_millis(20);
+
 async fn fetch_one(slot: &mut Slot, budget: Duration) -> Fetched {
     let start = Instant::now();
     let permit = slot.breaker.permit(start);
@@ -105,11 +111,18 @@ async fn fetch_one(slot: &mut Slot, budget: Duration) -> Fetched {
             transition: None,
         };
     }
-    let result = match tokio::time::timeout(budget, slot.client.fetch_balances()).await {
+    // The client stops at the deadline itself and names its last real failure; the
+    // timeout here is only a backstop (a client ignoring the deadline, a stuck parse),
+    // and even then the report names what the deadline saw fail, if anything did.
+    let deadline = Deadline::at(start + budget, budget);
+    let result = match tokio::time::timeout_at(
+        deadline.instant() + BACKSTOP_GRACE,
+        slot.client.fetch_balances_until(&deadline),
+    )
+    .await
+    {
         Ok(r) => r,
-        Err(_) => Err(ExchangeError::CycleBudget {
-            budget_ms: budget.as_millis() as u64,
-        }),
+        Err(_) => Err(deadline.exhausted()),
     };
     let end = Instant::now();
     // Missing credentials are not a fault of the exchange: the breaker would only replace

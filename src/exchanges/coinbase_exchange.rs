@@ -22,7 +22,7 @@ use super::coinbase::default_base_url;
 use super::http::{
     decode, endpoint, env_secret, JsonAmount, ReconcilerBase, RetryAfterUnit, VenueProfile,
 };
-use super::resilience::{RateLimit, RetryPolicy};
+use super::resilience::{Deadline, RateLimit, RetryPolicy};
 use super::{ExchangeClient, ExchangeError, ExchangeKind, FetchedBalances};
 use crate::config::ExchangeConfig;
 use crate::domain::ExchangeName;
@@ -236,11 +236,25 @@ impl ExchangeClient for CoinbaseExchangeReconciler {
     }
 
     async fn fetch_balances(&self) -> Result<FetchedBalances, ExchangeError> {
+        self.fetch(None).await
+    }
+
+    async fn fetch_balances_until(
+        &self,
+        deadline: &Deadline,
+    ) -> Result<FetchedBalances, ExchangeError> {
+        self.fetch(Some(deadline)).await
+    }
+}
+
+impl CoinbaseExchangeReconciler {
+    /// One fetch, under the cycle deadline when there is one.
+    async fn fetch(&self, deadline: Option<&Deadline>) -> Result<FetchedBalances, ExchangeError> {
         let url = endpoint(&self.base_url, ACCOUNTS_PATH);
         let path = url.path().to_string();
         let (body, attempts) = self
             .base
-            .get(&url, || {
+            .get(&url, deadline, || {
                 let timestamp = chrono::Utc::now().timestamp().to_string();
                 self.credentials.headers(&timestamp, &path)
             })

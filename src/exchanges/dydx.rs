@@ -20,7 +20,7 @@ use super::coinbase::default_base_url;
 use super::http::{
     decode, endpoint, one_line, JsonAmount, ReconcilerBase, RetryAfterUnit, VenueProfile,
 };
-use super::resilience::{RateLimit, RetryPolicy};
+use super::resilience::{Deadline, RateLimit, RetryPolicy};
 use super::{ExchangeClient, ExchangeError, ExchangeKind, FetchedBalances};
 use crate::config::ExchangeConfig;
 use crate::domain::ExchangeName;
@@ -213,7 +213,24 @@ impl ExchangeClient for DydxReconciler {
     }
 
     async fn fetch_balances(&self) -> Result<FetchedBalances, ExchangeError> {
-        let (body, attempts) = self.base.get(&self.url, || Ok(HeaderMap::new())).await?;
+        self.fetch(None).await
+    }
+
+    async fn fetch_balances_until(
+        &self,
+        deadline: &Deadline,
+    ) -> Result<FetchedBalances, ExchangeError> {
+        self.fetch(Some(deadline)).await
+    }
+}
+
+impl DydxReconciler {
+    /// One fetch, under the cycle deadline when there is one.
+    async fn fetch(&self, deadline: Option<&Deadline>) -> Result<FetchedBalances, ExchangeError> {
+        let (body, attempts) = self
+            .base
+            .get(&self.url, deadline, || Ok(HeaderMap::new()))
+            .await?;
         let parsed = parse_subaccount(&body)?;
         for market in &parsed.inconsistent {
             tracing::warn!(
@@ -233,10 +250,7 @@ mod tests {
     use crate::exchanges::sum_by_asset;
 
     fn parse_fixture(name: &str) -> Result<DydxSubaccount, ExchangeError> {
-        let path = format!(
-            "{}/tests/fixtures/dydx/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        );
+        let path = format!("{}/tests/fixtures/dydx/{name}", env!("CARGO_MANIFEST_DIR"));
         parse_subaccount(&std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}")))
     }
 

@@ -103,10 +103,14 @@ pub enum ExchangeError {
         attempts: u32,
     },
     /// The whole cycle budget ran out while this exchange was still being fetched.
-    #[error("cycle budget of {budget_ms} ms exhausted")]
+    /// Only reported when no request of this fetch failed before the budget ran out;
+    /// otherwise the last real failure is.
+    #[error("cycle budget of {budget_ms} ms exhausted{}", if *attempts > 0 { format!(" ({attempts} attempts)") } else { String::new() })]
     CycleBudget {
         /// `cycle_timeout_ms`.
         budget_ms: u64,
+        /// Requests sent before it ran out (earlier pages that succeeded).
+        attempts: u32,
     },
     /// Could not connect or the connection broke.
     #[error("connection failed: {message} ({attempts} attempts)")]
@@ -156,6 +160,10 @@ pub enum ExchangeError {
     /// The pagination chain was inconsistent or a page cap was hit.
     #[error("incomplete listing: {0}")]
     Incomplete(String),
+    /// The listing contradicts itself (one account listed twice with different
+    /// balances): no total can be trusted.
+    #[error("inconsistent listing: {0}")]
+    Inconsistent(String),
     /// The exchange says the configured account does not exist or is invalid.
     #[error("configuration: {0}")]
     Config(String),
@@ -179,14 +187,30 @@ impl ExchangeError {
             Self::Timeout { attempts, .. }
             | Self::Connect { attempts, .. }
             | Self::RateLimited { attempts, .. }
-            | Self::Status { attempts, .. } => *attempts,
+            | Self::Status { attempts, .. }
+            | Self::CycleBudget { attempts, .. } => *attempts,
             Self::Auth { .. }
             | Self::Malformed(_)
             | Self::Amount { .. }
             | Self::Incomplete(_)
+            | Self::Inconsistent(_)
             | Self::Config(_) => 1,
-            Self::CycleBudget { .. } | Self::Credentials(_) | Self::CircuitOpen { .. } => 0,
+            Self::Credentials(_) | Self::CircuitOpen { .. } => 0,
         }
+    }
+
+    /// The same error with its attempt count set to `attempts`, for the variants that
+    /// carry one (the cycle deadline knows the true count across pages and retries).
+    pub fn with_attempts(mut self, total: u32) -> Self {
+        match &mut self {
+            Self::Timeout { attempts, .. }
+            | Self::Connect { attempts, .. }
+            | Self::RateLimited { attempts, .. }
+            | Self::Status { attempts, .. }
+            | Self::CycleBudget { attempts, .. } => *attempts = total,
+            _ => {}
+        }
+        self
     }
 
     /// The same error with `prior` requests (earlier pages of the same fetch) added to
@@ -196,7 +220,8 @@ impl ExchangeError {
             Self::Timeout { attempts, .. }
             | Self::Connect { attempts, .. }
             | Self::RateLimited { attempts, .. }
-            | Self::Status { attempts, .. } => *attempts = attempts.saturating_add(prior),
+            | Self::Status { attempts, .. }
+            | Self::CycleBudget { attempts, .. } => *attempts = attempts.saturating_add(prior),
             _ => {}
         }
         self
@@ -212,6 +237,19 @@ pub trait ExchangeClient: Send + Sync {
     fn kind(&self) -> ExchangeKind;
     /// Fetches all balances (all pages), retrying transient failures per the retry policy.
     async fn fetch_balances(&self) -> Result<FetchedBalances, ExchangeError>;
+
+    /// [`ExchangeClient::fetch_balances`] under the cycle deadline: no attempt, wait or
+    /// backoff starts past it, each attempt's timeout is clamped to the time left, and a
+    /// fetch that gives up reports its last real failure with the true attempt count
+    /// (recording each failure in `deadline` too, for the engine's backstop). The default
+    /// ignores the deadline and leaves the cut-off to the engine.
+    async fn fetch_balances_until(
+        &self,
+        deadline: &resilience::Deadline,
+    ) -> Result<FetchedBalances, ExchangeError> {
+        let _ = deadline;
+        self.fetch_balances().await
+    }
 }
 
 /// Builds the client for one configured exchange. Credentials are read from the

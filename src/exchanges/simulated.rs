@@ -14,7 +14,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rust_decimal::Decimal;
 
-use super::resilience::{run_with_retry, AttemptFailure, RetryPolicy};
+use super::resilience::{run_with_retry, AttemptFailure, Deadline, RetryPolicy};
 use super::{Coverage, ExchangeClient, ExchangeError, ExchangeKind, FetchedBalances};
 use crate::config::{ExchangeConfig, SimulatedConfig, SimulatedHoldings};
 use crate::domain::{Asset, ExchangeName};
@@ -200,8 +200,22 @@ impl ExchangeClient for SimulatedExchange {
     }
 
     async fn fetch_balances(&self) -> Result<FetchedBalances, ExchangeError> {
+        self.fetch(None).await
+    }
+
+    async fn fetch_balances_until(
+        &self,
+        deadline: &Deadline,
+    ) -> Result<FetchedBalances, ExchangeError> {
+        self.fetch(Some(deadline)).await
+    }
+}
+
+impl SimulatedExchange {
+    /// One fetch, under the cycle deadline when there is one.
+    async fn fetch(&self, deadline: Option<&Deadline>) -> Result<FetchedBalances, ExchangeError> {
         self.apply_drift();
-        let (totals, attempts) = run_with_retry(&self.policy, self.timeout, |_| async {
+        let (totals, attempts) = run_with_retry(&self.policy, self.timeout, deadline, |_| async {
             let (latency, outcome) = self.plan_attempt();
             if outcome == Err(Fault::Timeout) {
                 // Never answers: the per-request timeout in run_with_retry fires.

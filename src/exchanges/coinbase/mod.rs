@@ -4,16 +4,19 @@
 //! `available_balance + hold` over every account of every page: vaults and accounts on
 //! other platforms sit beside the default wallet and must add up. An inconsistent chain
 //! (a `has_next` without a cursor, a cursor seen before, more pages than the cap) fails
-//! the fetch — a partial listing is never reported as a smaller balance.
+//! the fetch — a partial listing is never reported as a smaller balance. An account
+//! (`uuid`) listed twice is counted once, or fails the fetch when its two listings
+//! disagree — never an inflated total.
 
 pub mod auth;
 pub mod parse;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION};
+use rust_decimal::Decimal;
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
@@ -21,10 +24,10 @@ pub use auth::{jwt_uri, CdpKey, JwtSigner};
 pub use parse::{parse_accounts_page, AccountsPage};
 
 use super::http::{endpoint, env_secret, one_line, ReconcilerBase, RetryAfterUnit, VenueProfile};
-use super::resilience::{RateLimit, RetryPolicy};
+use super::resilience::{Deadline, RateLimit, RetryPolicy};
 use super::{sum_by_asset, Coverage, ExchangeClient, ExchangeError, ExchangeKind, FetchedBalances};
 use crate::config::ExchangeConfig;
-use crate::domain::ExchangeName;
+use crate::domain::{format_amount, ExchangeName};
 
 /// Production endpoint.
 pub const DEFAULT_BASE_URL: &str = "https://api.coinbase.com";
@@ -131,6 +134,55 @@ impl CoinbaseReconciler {
     }
 }
 
+/// The accounts of a listing, each counted once. A cursor that shifts under a newly
+/// created account (offset-like paging) repeats an account of the previous page; summing
+/// it twice would inflate the total while the listing looks complete.
+#[derive(Default)]
+struct Accounts {
+    /// uuid → (page first seen, index into `rows`).
+    by_uuid: HashMap<String, (u32, usize)>,
+    rows: Vec<(String, Decimal)>,
+    /// Rows skipped as exact repeats.
+    repeated: u32,
+}
+
+impl Accounts {
+    /// Adds one page's rows. The same uuid with the same currency and amount counts
+    /// once; with anything different the listing contradicts itself and no total is
+    /// given.
+    fn add(
+        &mut self,
+        uuids: Vec<String>,
+        rows: Vec<(String, Decimal)>,
+        page: u32,
+    ) -> Result<(), ExchangeError> {
+        for (uuid, row) in uuids.into_iter().zip(rows) {
+            match self.by_uuid.get(&uuid) {
+                None => {
+                    self.by_uuid.insert(uuid, (page, self.rows.len()));
+                    self.rows.push(row);
+                }
+                Some(&(first_page, i)) => {
+                    let (currency, amount) = &self.rows[i];
+                    if *currency == row.0 && *amount == row.1 {
+                        self.repeated += 1;
+                        continue;
+                    }
+                    return Err(ExchangeError::Inconsistent(format!(
+                        "account {} is listed on page {first_page} as {} {} and on page {page} as {} {}",
+                        one_line(&uuid),
+                        format_amount(*amount),
+                        one_line(currency),
+                        format_amount(row.1),
+                        one_line(&row.0),
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Parses a built-in default URL (a constant, but no panic path either way).
 pub(crate) fn default_base_url(raw: &str) -> Result<Url, ExchangeError> {
     Url::parse(raw).map_err(|_| ExchangeError::Config(format!("invalid default URL {raw}")))
@@ -147,11 +199,25 @@ impl ExchangeClient for CoinbaseReconciler {
     }
 
     async fn fetch_balances(&self) -> Result<FetchedBalances, ExchangeError> {
+        self.fetch(None).await
+    }
+
+    async fn fetch_balances_until(
+        &self,
+        deadline: &Deadline,
+    ) -> Result<FetchedBalances, ExchangeError> {
+        self.fetch(Some(deadline)).await
+    }
+}
+
+impl CoinbaseReconciler {
+    /// One fetch, under the cycle deadline when there is one.
+    async fn fetch(&self, deadline: Option<&Deadline>) -> Result<FetchedBalances, ExchangeError> {
         // Signed without the query string, on every page.
         let uri = jwt_uri(&endpoint(&self.base_url, ACCOUNTS_PATH));
         let mut cursor: Option<String> = None;
         let mut seen: HashSet<String> = HashSet::new();
-        let mut rows = Vec::new();
+        let mut accounts = Accounts::default();
         let (mut pages, mut attempts) = (0u32, 0u32);
         loop {
             if pages >= self.max_pages {
@@ -164,13 +230,13 @@ impl ExchangeClient for CoinbaseReconciler {
             let url = self.page_url(cursor.as_deref());
             let (body, n) = self
                 .base
-                .get(&url, || self.auth_headers(&uri))
+                .get(&url, deadline, || self.auth_headers(&uri))
                 .await
                 .map_err(|e| e.with_prior_attempts(attempts))?;
             attempts += n;
             pages += 1;
             let page = parse_accounts_page(&body)?;
-            rows.extend(page.rows);
+            accounts.add(page.uuids, page.rows, pages)?;
             if !page.has_next {
                 break;
             }
@@ -190,6 +256,14 @@ impl ExchangeClient for CoinbaseReconciler {
             }
             cursor = Some(next);
         }
+        if accounts.repeated > 0 {
+            tracing::info!(
+                exchange = %self.name,
+                repeated = accounts.repeated,
+                "accounts listed on more than one page with the same balance; counted once"
+            );
+        }
+        let rows = accounts.rows;
         let row_count = u32::try_from(rows.len()).unwrap_or(u32::MAX);
         Ok(FetchedBalances {
             totals: sum_by_asset(rows)?,
@@ -200,5 +274,60 @@ impl ExchangeClient for CoinbaseReconciler {
             },
             attempts,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use proptest::collection::vec;
+    use proptest::prelude::*;
+
+    use super::*;
+
+    const CURRENCIES: [&str; 3] = ["BTC", "ETH", "USDC"];
+
+    proptest! {
+        /// However a shifting cursor repeats accounts at page boundaries, the totals are
+        /// the sums over distinct accounts.
+        #[test]
+        fn repeated_accounts_never_inflate_the_totals(
+            accounts in vec((0usize..3, 0i64..1_000_000_000, 0u32..9), 1..40),
+            page_size in 1usize..8,
+            repeat in vec(0usize..3, 40),
+        ) {
+            let listed: Vec<(String, String, Decimal)> = accounts
+                .iter()
+                .enumerate()
+                .map(|(i, (c, m, s))| (format!("uuid-{i}"), CURRENCIES[*c].to_string(), Decimal::new(*m, *s)))
+                .collect();
+            let mut expected: BTreeMap<String, Decimal> = BTreeMap::new();
+            for (_, c, d) in &listed {
+                *expected.entry(c.clone()).or_default() += *d;
+            }
+            let mut acc = Accounts::default();
+            let mut previous: Vec<(String, String, Decimal)> = Vec::new();
+            for (p, chunk) in listed.chunks(page_size).enumerate() {
+                // The page starts with up to `repeat[p]` accounts from the end of the last one.
+                let shifted = repeat[p].min(previous.len());
+                let page: Vec<_> = previous[previous.len() - shifted..]
+                    .iter()
+                    .chain(chunk)
+                    .cloned()
+                    .collect();
+                let uuids = page.iter().map(|(u, _, _)| u.clone()).collect();
+                let rows = page.iter().map(|(_, c, d)| (c.clone(), *d)).collect();
+                acc.add(uuids, rows, p as u32 + 1).unwrap();
+                previous = chunk.to_vec();
+            }
+            prop_assert_eq!(acc.rows.len(), listed.len());
+            let got: BTreeMap<String, Decimal> = sum_by_asset(acc.rows)
+                .unwrap()
+                .into_iter()
+                .map(|(a, d)| (a.to_string(), d))
+                .collect();
+            prop_assert_eq!(got, expected);
+        }
     }
 }

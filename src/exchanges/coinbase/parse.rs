@@ -1,7 +1,8 @@
 //! The body of `GET /api/v3/brokerage/accounts`: one page of accounts plus the cursor.
 //!
-//! Only what the reconciliation needs is read exactly — `currency`, `available_balance.value`,
-//! `hold.value`, `has_next`, `cursor`; every other field (`type`, `platform`, timestamps) is
+//! Only what the reconciliation needs is read exactly — `uuid` (to count an account listed
+//! on two pages once), `currency`, `available_balance.value`, `hold.value`, `has_next`,
+//! `cursor`; every other field (`type`, `platform`, timestamps) is
 //! ignored, because the documented enums are not what real bodies always carry.
 
 use rust_decimal::Decimal;
@@ -21,6 +22,7 @@ struct RawPage {
 
 #[derive(Deserialize)]
 struct RawAccount {
+    uuid: String,
     currency: String,
     available_balance: RawMoney,
     hold: RawMoney,
@@ -36,6 +38,8 @@ struct RawMoney {
 pub struct AccountsPage {
     /// Per account, in body order: (currency, available + hold).
     pub rows: Vec<(String, Decimal)>,
+    /// The account `uuid` of each row, same order.
+    pub uuids: Vec<String>,
     /// Whether another page follows.
     pub has_next: bool,
     /// The cursor for the next page (`""` or absent on the last one).
@@ -62,6 +66,7 @@ pub fn parse_accounts_page(body: &[u8]) -> Result<AccountsPage, ExchangeError> {
         .collect::<Result<Vec<_>, ExchangeError>>()?;
     Ok(AccountsPage {
         rows,
+        uuids: page.accounts.into_iter().map(|a| a.uuid).collect(),
         has_next: page.has_next,
         cursor: page.cursor,
     })

@@ -15,7 +15,7 @@ use secrecy::SecretString;
 use url::Url;
 
 use super::resilience::{
-    run_paced_with_retry, AttemptFailure, RateLimit, RateLimiter, RetryPolicy,
+    run_paced_with_retry, AttemptFailure, Deadline, RateLimit, RateLimiter, RetryPolicy,
 };
 use super::ExchangeError;
 use crate::domain::parse_amount;
@@ -122,8 +122,14 @@ impl ReconcilerBase {
 
     /// GETs `url` under the retry policy, asking `sign` for fresh headers on every
     /// attempt (a JWT or HMAC must not be replayed). Returns the 2xx body and the number
-    /// of attempts.
-    pub async fn get<S>(&self, url: &Url, sign: S) -> Result<(Vec<u8>, u32), ExchangeError>
+    /// of attempts. Under a cycle `deadline`, no attempt or wait starts past it and each
+    /// attempt's timeout is clamped to the time left.
+    pub async fn get<S>(
+        &self,
+        url: &Url,
+        deadline: Option<&Deadline>,
+        sign: S,
+    ) -> Result<(Vec<u8>, u32), ExchangeError>
     where
         S: Fn() -> Result<HeaderMap, ExchangeError>,
     {
@@ -131,6 +137,7 @@ impl ReconcilerBase {
         run_paced_with_retry(
             &self.policy,
             self.timeout,
+            deadline,
             || self.limiter.acquire(),
             |attempt| async move {
                 let headers = sign().map_err(AttemptFailure::Fatal)?;

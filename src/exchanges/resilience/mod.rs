@@ -9,10 +9,12 @@
 //! Both mechanisms are small state machines, tested here as pure functions.
 
 mod breaker;
+mod deadline;
 mod rate_limit;
 mod retry;
 
 pub use breaker::{BreakerState, BreakerTransition, CircuitBreaker, Permit};
+pub use deadline::Deadline;
 pub use rate_limit::{RateLimit, RateLimiter};
 pub use retry::{
     backoff_cap, full_jitter_delay, run_paced_with_retry, run_with_retry, AttemptFailure,

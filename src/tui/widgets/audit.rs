@@ -7,6 +7,7 @@ use ratatui::widgets::{HighlightSpacing, List, ListItem, ListState, Paragraph};
 use ratatui::Frame;
 
 use super::panel_block;
+use crate::domain::escape_controls;
 use crate::tui::app::{App, Panel};
 use crate::tui::audit_pane::AuditLine;
 
@@ -27,6 +28,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         title.push(Span::styled(" · oldest entry reached", theme.base.muted));
     }
     if let Some(e) = &pane.error {
+        let e = escape_controls(e);
         title.push(Span::styled(format!(" · ✖ {e}"), theme.base.error));
     }
     let block = panel_block(app, Panel::Audit, title);
@@ -66,8 +68,11 @@ fn line<'a>(app: &App, l: &'a AuditLine) -> Line<'a> {
     };
     Line::from(vec![
         Span::styled(format!("{:>7} {} ", l.seq, l.time), theme.base.muted),
-        Span::styled(format!("{:<24} ", l.event), event_style),
-        Span::styled(format!("{:<20} ", l.subject), theme.base.text),
-        Span::styled(l.detail.as_str(), theme.base.muted),
+        Span::styled(format!("{:<24} ", escape_controls(&l.event)), event_style),
+        Span::styled(
+            format!("{:<20} ", escape_controls(&l.subject)),
+            theme.base.text,
+        ),
+        Span::styled(escape_controls(&l.detail), theme.base.muted),
     ])
 }

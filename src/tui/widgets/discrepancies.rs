@@ -7,6 +7,7 @@ use ratatui::widgets::{Cell, HighlightSpacing, Paragraph, Row, Table, TableState
 use ratatui::Frame;
 
 use super::{fit, panel_block, severity_label};
+use crate::domain::escape_controls;
 use crate::engine::{ExchangeStatus, ReconciliationReport};
 use crate::tui::app::{App, Panel};
 use crate::tui::rows::{age, DiscrepancyLine};
@@ -156,8 +157,13 @@ fn row<'a>(app: &App, l: &'a DiscrepancyLine, wide: bool, diff_w: usize) -> Row<
     cells.push(right(l.relative.clone()));
     cells.push(right(age((app.now - d.opened_at).num_seconds())));
     cells.push(match acked {
-        Some(a) if a.note.is_empty() => Cell::from(Span::styled(format!("✓ {}", a.by), text)),
-        Some(a) => Cell::from(Span::styled(format!("✓ {}: {}", a.by, a.note), text)),
+        Some(a) if a.note.is_empty() => {
+            Cell::from(Span::styled(format!("✓ {}", escape_controls(&a.by)), text))
+        }
+        Some(a) => Cell::from(Span::styled(
+            format!("✓ {}: {}", escape_controls(&a.by), escape_controls(&a.note)),
+            text,
+        )),
         None => Cell::from(Span::styled("—", theme.base.muted)),
     });
     Row::new(cells)

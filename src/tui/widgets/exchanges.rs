@@ -7,6 +7,7 @@ use ratatui::widgets::{HighlightSpacing, List, ListItem, ListState, Paragraph};
 use ratatui::Frame;
 
 use super::{exchange_status_label, panel_block};
+use crate::domain::escape_controls;
 use crate::engine::report::ExchangeReport;
 use crate::engine::ExchangeStatus;
 use crate::tui::app::{App, Panel};
@@ -114,7 +115,7 @@ fn item(
     if let Some(err) = &e.error {
         lines.push(Line::from(vec![
             Span::styled("  └ ", theme.base.muted),
-            Span::styled(err.clone(), theme.base.error),
+            Span::styled(escape_controls(err).into_owned(), theme.base.error),
         ]));
     }
     ListItem::new(lines)

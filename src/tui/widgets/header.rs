@@ -7,6 +7,7 @@ use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
 use super::{field, severity_label, status_label};
+use crate::domain::escape_controls;
 use crate::tui::app::App;
 use crate::tui::rows::age;
 
@@ -188,9 +189,11 @@ fn notice_line(app: &App) -> Line<'static> {
     let mut spans = vec![Span::raw(" ")];
     let report = app.view.report.as_deref();
     if let Some(e) = report.and_then(|r| r.ledger_error.as_deref()) {
+        let e = escape_controls(e);
         spans.push(Span::styled(format!("✖ ledger: {e}  "), theme.base.error));
     }
     if let Some(e) = app.view.engine_error.as_deref() {
+        let e = escape_controls(e);
         spans.push(Span::styled(format!("✖ engine: {e}  "), theme.base.error));
     }
     if let Some(n) = &app.notice {
@@ -200,7 +203,10 @@ fn notice_line(app: &App) -> Line<'static> {
             theme.base.notice
         };
         let mark = if n.error { "✖ " } else { "» " };
-        spans.push(Span::styled(format!("{mark}{}", n.text), style));
+        spans.push(Span::styled(
+            format!("{mark}{}", escape_controls(&n.text)),
+            style,
+        ));
     } else if spans.len() == 1 {
         spans.push(Span::styled(summary(app), theme.base.muted));
     }
