@@ -7,7 +7,7 @@ use std::path::Path;
 use proptest::prelude::*;
 use recon::config::{SeverityConfig, ToleranceConfig, TradingConfig};
 use recon::domain::{exact_sub, format_amount, parse_amount, Asset, DiscrepancyKind};
-use recon::engine::rules::{allowed, classify, reconcile};
+use recon::engine::rules::{allowed, classify, reconcile, round_relative};
 use recon::ledger::{parse_json, parse_toml};
 use rust_decimal::Decimal;
 
@@ -118,6 +118,35 @@ proptest! {
     fn severity_never_falls_as_relative_grows(a in 0i64..3_000_000, b in 0i64..3_000_000) {
         let (lo, hi) = (Decimal::new(a.min(b), 6), Decimal::new(a.max(b), 6));
         prop_assert!(classify(lo, &severity()) <= classify(hi, &severity()));
+    }
+
+    #[test]
+    fn severity_is_a_function_of_the_printed_relative(l in amount(), e in amount(), t in tol()) {
+        let asset = Asset::parse("BTC").unwrap();
+        let Ok(found) = reconcile(&side(&asset, l), &side(&asset, e), &t, &severity()) else {
+            return Ok(());
+        };
+        if let Some(f) = found.first() {
+            prop_assert_eq!(f.severity, classify(round_relative(f.relative), &severity()));
+        }
+    }
+
+    #[test]
+    fn a_relative_printed_as_a_threshold_has_that_threshold_severity(
+        which in 0usize..3,
+        below in 1i64..50,
+        scale in 0u32..6,
+    ) {
+        // relative = threshold − below·10⁻¹², which prints (10 places) as the threshold.
+        let s = severity();
+        let threshold = [s.medium, s.high, s.critical][which];
+        let local = Decimal::new(10i64.pow(scale), scale);
+        let exchange = local - local * (threshold - Decimal::new(below, 12));
+        let asset = Asset::parse("ETH").unwrap();
+        let found = reconcile(&side(&asset, local), &side(&asset, exchange), &tolerance(Decimal::ZERO, Decimal::ZERO), &s).unwrap();
+        let f = &found[0];
+        prop_assert_eq!(round_relative(f.relative), threshold.round_dp(10));
+        prop_assert_eq!(f.severity, classify(threshold, &s));
     }
 
     #[test]
