@@ -304,6 +304,9 @@ impl TradingConfig {
     where
         I: IntoIterator<Item = (String, String)>,
     {
+        // A syntax error is reported as path, line, column and the parser's message only:
+        // toml's Display would add an excerpt of the source line, which may hold a
+        // secret pasted in by mistake.
         let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
             let (line, column) = e.span().map(|s| line_col(text, s.start)).unwrap_or((1, 1));
             ConfigError::Syntax {
@@ -322,6 +325,15 @@ impl TradingConfig {
                     .find(|a| a.path == key)
                     .map(|a| format!("environment {}", a.var))
                     .unwrap_or_else(|| origin.display().to_string());
+                // serde quotes the offending value ("invalid type: integer `1234`"); for
+                // a key that may hold a pasted secret, say what is expected instead.
+                let message = e.inner().message().trim().replace('\n', " ");
+                let message = match secret_key(&key) {
+                    Some(expected) if message.starts_with("invalid") => {
+                        format!("must be a string: {expected} (the value is not shown)")
+                    }
+                    _ => message,
+                };
                 ConfigError::Invalid {
                     origin,
                     key: if key == "." {
@@ -329,7 +341,7 @@ impl TradingConfig {
                     } else {
                         key
                     },
-                    message: e.inner().message().trim().replace('\n', " "),
+                    message,
                 }
             })?;
         let mut cfg = validate::validate(raw, base_dir).map_err(|(key, message)| {
@@ -372,6 +384,21 @@ fn process_env() -> Result<Vec<(String, String)>, ConfigError> {
         }
     }
     Ok(out)
+}
+
+/// Keys whose value may be a credential: every `*_env` key (a secret pasted instead of
+/// a variable name) and every URL (webhook URLs embed their token, others may carry
+/// user info). Returns what such a key expects; errors on these keys say that and never
+/// quote the value.
+pub(crate) fn secret_key(path: &str) -> Option<&'static str> {
+    let last = path.rsplit('.').next().unwrap_or(path);
+    if last.ends_with("_env") {
+        Some("the NAME of an environment variable")
+    } else if last == "url" || last.ends_with("_url") {
+        Some("an http:// or https:// URL")
+    } else {
+        None
+    }
 }
 
 fn line_col(text: &str, offset: usize) -> (usize, usize) {

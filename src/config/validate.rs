@@ -391,9 +391,11 @@ fn exchange(i: usize, e: RawExchange) -> Result<ExchangeConfig, Invalid> {
     let require_var = |field: &str, v: &Option<String>| -> Result<(), Invalid> {
         match v.as_deref() {
             None => Err(invalid(format!("{ctx}.{field}"), "is required for this kind")),
+            // Most likely the secret itself, pasted in: never quoted, not even in part,
+            // since this line goes to stderr, cron mail and monitoring.
             Some(name) if !valid_env_name(name) => Err(invalid(
-                format!("{ctx}.{field}"),
-                format!("'{name}' is not an environment variable name (the secret itself belongs in that variable, not in the file)"),
+                at(field),
+                "must be the NAME of an environment variable (letters, digits, '_'), not the secret itself",
             )),
             Some(_) => Ok(()),
         }
