@@ -317,7 +317,8 @@ impl TradingConfig {
             }
         })?;
         let applied = env::overlay(&mut table, vars)?;
-        let raw: file::RawConfig = serde_path_to_error::deserialize(toml::Value::Table(table))
+        let raw: file::RawConfig = file::FloatLiterals::of(text)
+            .during(|| serde_path_to_error::deserialize(toml::Value::Table(table)))
             .map_err(|e| {
                 let key = e.path().to_string();
                 let origin = applied
@@ -427,6 +428,72 @@ mod tests {
         assert_eq!(
             cfg.webhook_url.as_ref().map(|u| u.expose().path()),
             Some("/services/T0/B0/SECRET-TOKEN")
+        );
+    }
+    fn load(text: &str) -> Result<TradingConfig, ConfigError> {
+        TradingConfig::from_toml_str(text, Path::new("c.toml"), Path::new("."), Vec::new())
+    }
+
+    const SIM: &str = "[[exchanges]]\nname = \"x\"\nkind = \"simulated\"\nbalances = {}\n";
+
+    #[test]
+    fn a_float_decimal_key_is_refused_quoting_the_literal_as_written() {
+        let err = load(&format!(
+            "[tolerance]\nabsolute = 123456789.123456789\n{SIM}"
+        ))
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "c.toml: tolerance.absolute: 123456789.123456789 is a float, which loses precision; quote it (\"123456789.123456789\")"
+        );
+        let err = load(&format!("[severity]\nmedium = 1_000.000_5e-6\n{SIM}")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "c.toml: severity.medium: 1_000.000_5e-6 is a float, which loses precision; quote it (\"0.0010000005\")"
+        );
+        let err = load(
+            "[[exchanges]]\nname = \"x\"\nkind = \"simulated\"\nbalances = { BTC = 0.30000000000000004 }\n",
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "c.toml: exchanges[0].balances.BTC: 0.30000000000000004 is a float, which loses precision; quote it (\"0.30000000000000004\")"
+        );
+        let err = load(&format!("[tolerance]\nabsolute = nan\n{SIM}")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "c.toml: tolerance.absolute: nan is not a decimal amount"
+        );
+    }
+
+    #[test]
+    fn simulation_knobs_take_a_float_or_a_string_exactly() {
+        let sim = |drift: &str, rate: &str| {
+            let cfg = load(&format!(
+                "[[exchanges]]\nname = \"x\"\nkind = \"simulated\"\ndrift = {drift}\nfailure_rate = {rate}\nbalances = {{}}\n"
+            ))
+            .unwrap();
+            let s = cfg.exchanges[0].simulated.clone().unwrap();
+            (s.drift.to_string(), s.failure_rate)
+        };
+        assert_eq!(sim("0.01", "0.25"), ("0.01".to_string(), 0.25));
+        assert_eq!(sim("\"0.01\"", "\"0.25\""), ("0.01".to_string(), 0.25));
+        assert_eq!(sim("0", "1"), ("0".to_string(), 1.0));
+        assert_eq!(sim("1e-3", "0.000_1"), ("0.001".to_string(), 0.0001));
+        let err =
+            load("[[exchanges]]\nname = \"x\"\nkind = \"simulated\"\ndrift = 1.5\nbalances = {}\n")
+                .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "c.toml: exchanges[0] (x).drift: must be between 0 and 1"
+        );
+        let err = load(
+            "[[exchanges]]\nname = \"x\"\nkind = \"simulated\"\nfailure_rate = \"-0.5\"\nbalances = {}\n",
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "c.toml: exchanges[0] (x).failure_rate: -0.5 must not be negative"
         );
     }
 }
