@@ -71,6 +71,7 @@ pub fn report(r: &ReconciliationReport) -> String {
                 e.name.to_string(),
                 e.kind.as_str().to_string(),
                 e.status.as_str().to_string(),
+                if e.compared { "yes" } else { "no" }.to_string(),
                 format!("{} ms", e.latency_ms),
                 e.attempts.to_string(),
                 if e.status == ExchangeStatus::Ok {
@@ -87,13 +88,14 @@ pub fn report(r: &ReconciliationReport) -> String {
             "EXCHANGE",
             "KIND",
             "STATUS",
+            "COMPARED",
             "LATENCY",
             "TRIES",
             "ROWS/PAGES",
             "ERROR",
         ],
         &rows,
-        &[3, 4],
+        &[4, 5],
     ));
     out.push('\n');
     if r.discrepancies.is_empty() {

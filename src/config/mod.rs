@@ -6,6 +6,8 @@ mod env;
 mod file;
 pub mod validate;
 
+pub(crate) use file::plain_decimal;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
