@@ -19,7 +19,7 @@ use serde::Deserialize;
 use url::Url;
 
 use crate::config::LedgerConfig;
-use crate::domain::{parse_amount, truncate_for_message, Asset, ExchangeName};
+use crate::domain::{format_amount, parse_amount, truncate_for_message, Asset, ExchangeName};
 
 /// One exchange's expected holdings: asset → amount.
 pub type Holdings = BTreeMap<Asset, Decimal>;
@@ -321,10 +321,30 @@ type RawJsonLedger = UniqueMap<UniqueMap<RawAmount>>;
 
 /// Parses the TOML form (`[coinbase-main]` / `BTC = "1.5"`).
 pub fn parse_toml(text: &str, path: &str) -> Result<Ledger, LedgerError> {
-    let raw: RawTomlLedger = toml::from_str(text).map_err(|e| LedgerError::Syntax {
+    let syntax = |e: &toml::de::Error| LedgerError::Syntax {
         path: path.to_string(),
         message: e.message().trim().replace('\n', " "),
-    })?;
+    };
+    let mut text = std::borrow::Cow::Borrowed(text);
+    let mut first_error = None;
+    let mut rounds = 0;
+    let raw: RawTomlLedger = loop {
+        match toml::from_str(&text) {
+            Ok(raw) => break raw,
+            // Bounded: each round rewrites one literal, and a file of thousands of them
+            // is not worth thousands of parses.
+            Err(e) => match mark_oversized_integer(&text, &e).filter(|_| rounds < 100) {
+                Some(marked) => {
+                    rounds += 1;
+                    first_error.get_or_insert_with(|| syntax(&e));
+                    text = std::borrow::Cow::Owned(marked);
+                }
+                // The first error is the one the user's file has at that place (a later
+                // one may quote a marked value).
+                None => return Err(first_error.unwrap_or_else(|| syntax(&e))),
+            },
+        }
+    };
     Ok(raw
         .0
         .into_iter()
@@ -340,6 +360,33 @@ pub fn parse_toml(text: &str, path: &str) -> Result<Ledger, LedgerError> {
             (ExchangeName::new(exchange), holdings)
         })
         .collect())
+}
+
+/// Marks a TOML string holding an integer literal too large for TOML's 64 bits.
+const OVERSIZED: char = '\u{1}';
+
+/// TOML integers are 64-bit, so an unquoted `BTC = 12345678901234567890123456789` is a
+/// syntax error of the whole document. So that it blinds only its exchange, the literal
+/// is rewritten as a marked string (`"\u0001<digits>"`) and the text parsed again;
+/// [`holdings`] reports it as that exchange's error. `None` for any other error.
+fn mark_oversized_integer(text: &str, e: &toml::de::Error) -> Option<String> {
+    if e.message().trim() != "number too large to fit in target type" {
+        return None;
+    }
+    let start = e.span()?.start;
+    let token: &str = text.get(start..)?;
+    let len = token
+        .find(|c: char| !(c.is_ascii_digit() || matches!(c, '_' | '+' | '-')))
+        .unwrap_or(token.len());
+    let literal = &token[..len];
+    if !literal.bytes().any(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(format!(
+        "{}\"\\u0001{literal}\"{}",
+        &text[..start],
+        &token[len..]
+    ))
 }
 
 /// Parses the JSON form (`{"coinbase-main": {"BTC": "1.5"}}`).
@@ -387,6 +434,21 @@ fn holdings(
             message,
         };
         let value = match amount {
+            RawAmount::Exact(s) if s.starts_with(OVERSIZED) => {
+                let literal = &s[OVERSIZED.len_utf8()..];
+                let plain = literal.replace('_', "");
+                return Err(amount_err(
+                    match parse_amount(plain.strip_prefix('+').unwrap_or(&plain)) {
+                        Ok(v) => format!(
+                            "{} is an integer too large for TOML; quote it: {} = \"{}\"",
+                            truncate_for_message(literal),
+                            toml_key(&symbol),
+                            format_amount(v)
+                        ),
+                        Err(e) => e.to_string(),
+                    },
+                ));
+            }
             RawAmount::Exact(s) => parse_amount(s.trim()).map_err(|e| amount_err(e.to_string()))?,
             RawAmount::Float => {
                 return Err(LedgerError::Float {
@@ -419,23 +481,25 @@ fn float_fix(symbol: &str, written: &Written) -> String {
     };
     let shown = truncate_for_message(literal);
     match crate::config::plain_decimal(literal) {
-        Some(plain) => {
-            let key = if !symbol.is_empty()
-                && symbol
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-            {
-                symbol.to_string()
-            } else {
-                format!("{symbol:?}")
-            };
-            format!(
-                " ({shown}), which loses precision; quote it: {} = \"{plain}\"",
-                truncate_for_message(&key)
-            )
-        }
+        Some(plain) => format!(
+            " ({shown}), which loses precision; quote it: {} = \"{plain}\"",
+            toml_key(symbol)
+        ),
         None => format!(" ({shown}), not a decimal amount"),
     }
+}
+
+/// `symbol` as a TOML key in a hint: bare when it may be, quoted otherwise.
+fn toml_key(symbol: &str) -> String {
+    let bare = !symbol.is_empty()
+        && symbol
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    truncate_for_message(&if bare {
+        symbol.to_string()
+    } else {
+        format!("{symbol:?}")
+    })
 }
 
 #[cfg(test)]
@@ -540,6 +604,35 @@ mod tests {
         assert_eq!(
             error_of(&l, "b"),
             "ledger http://h/l: [b] BTC: a boolean is not an amount"
+        );
+    }
+
+    #[test]
+    fn an_integer_too_large_for_toml_is_an_error_of_its_exchange_only() {
+        let l = parse_toml(
+            "[a]\nBTC = \"1\"\n[b]\nSHIB = 100_000_000_000_000_000_000_000\n[c]\nX = 12345678901234567890123456789 # 29 digits\nY = 99999999999999999999\n",
+            "l.toml",
+        )
+        .unwrap();
+        assert_eq!(holdings_of(&l, "a").len(), 1);
+        assert_eq!(
+            error_of(&l, "b"),
+            "ledger l.toml: [b] SHIB: 100_000_000_000_000_000_000_000 is an integer too large for TOML; quote it: SHIB = \"100000000000000000000000\""
+        );
+        assert_eq!(
+            error_of(&l, "c"),
+            "ledger l.toml: [c] X: '12345678901234567890123456789' cannot be represented exactly (more than 28 significant digits)"
+        );
+        // Another syntax error still fails the whole ledger, with the file's own message.
+        let err = parse_toml("[b]\nX = 99999999999999999999\nY = 1.2.3\n", "l.toml").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "ledger l.toml: number too large to fit in target type"
+        );
+        let err = parse_toml("X = 99999999999999999999\n", "l.toml").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "ledger l.toml: number too large to fit in target type"
         );
     }
 

@@ -88,27 +88,36 @@ fn a_float_under_one_exchange_makes_only_that_exchange_an_error() {
 }
 
 #[test]
-fn an_inexact_amount_under_one_exchange_leaves_the_other_compared() {
-    // a is short 0.5 BTC (critical): found and reported although b's entry is bad.
-    let ledger =
-        "[a]\nBTC = \"2\"\nETH = \"10.25\"\n[b]\nBTC = \"1234567890.123456789012345678901\"\n";
-    let (code, stdout, _) = once(Some(ledger), "json");
-    let r: Value = serde_json::from_str(&stdout).unwrap();
-    assert_eq!(code, 2);
-    assert_eq!(r["status"], "partial");
-    assert_eq!(r["worst_severity"], "critical");
-    let ids: Vec<&str> = r["discrepancies"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["id"].as_str().unwrap())
-        .collect();
-    assert_eq!(ids, ["a:BTC"]);
-    assert_eq!(r["discrepancies"][0]["difference"], "-0.5");
-    assert_eq!(
-        exchange(&r, "b")["error"],
-        "ledger ledger.toml: [b] BTC: '1234567890.123456789012345678901' cannot be represented exactly (more than 28 significant digits)"
-    );
+fn a_29_digit_amount_under_one_exchange_leaves_the_other_compared() {
+    // a is short 0.5 BTC (critical): found and reported although b's entry is bad,
+    // quoted or not (unquoted, it is not even a valid TOML integer).
+    for (entry, error) in [
+        (
+            "BTC = \"1234567890.123456789012345678901\"",
+            "ledger ledger.toml: [b] BTC: '1234567890.123456789012345678901' cannot be represented exactly (more than 28 significant digits)",
+        ),
+        (
+            "BTC = 12345678901234567890123456789",
+            "ledger ledger.toml: [b] BTC: '12345678901234567890123456789' cannot be represented exactly (more than 28 significant digits)",
+        ),
+    ] {
+        let ledger = format!("[a]\nBTC = \"2\"\nETH = \"10.25\"\n[b]\n{entry}\n");
+        let (code, stdout, _) = once(Some(&ledger), "json");
+        let r: Value = serde_json::from_str(&stdout).unwrap();
+        assert_eq!(code, 2, "{entry}");
+        assert_eq!(r["status"], "partial");
+        assert_eq!(r["worst_severity"], "critical");
+        let ids: Vec<&str> = r["discrepancies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, ["a:BTC"]);
+        assert_eq!(r["discrepancies"][0]["difference"], "-0.5");
+        assert_eq!(exchange(&r, "b")["status"], "error");
+        assert_eq!(exchange(&r, "b")["error"], error);
+    }
 }
 
 #[test]
