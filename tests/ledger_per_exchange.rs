@@ -176,6 +176,10 @@ fn the_once_table_says_which_exchanges_were_compared() {
     let lines: Vec<&str> = stdout.lines().collect();
     let a = lines.iter().find(|l| l.starts_with("a ")).unwrap();
     assert_eq!(a.split_whitespace().collect::<Vec<_>>()[2..4], ["ok", "no"]);
+    assert_eq!(
+        lines.last(),
+        Some(&"no discrepancies known: nothing was compared")
+    );
 }
 
 #[tokio::test]

@@ -99,7 +99,12 @@ pub fn report(r: &ReconciliationReport) -> String {
     ));
     out.push('\n');
     if r.discrepancies.is_empty() {
-        out.push_str("no discrepancies\n");
+        // "No discrepancies" would read as "all reconciled" when nothing was compared.
+        out.push_str(if r.exchanges.iter().any(|e| e.compared) {
+            "no discrepancies\n"
+        } else {
+            "no discrepancies known: nothing was compared\n"
+        });
         return out;
     }
     let col = |f: &dyn Fn(&crate::domain::BalanceDiscrepancy) -> String| {
