@@ -237,12 +237,39 @@ thread_local! {
 pub(crate) fn plain_decimal(literal: &str) -> Option<String> {
     let t = literal.replace('_', "");
     let t = t.strip_prefix('+').unwrap_or(&t);
-    let d = if t.contains(['e', 'E']) {
-        rust_decimal::Decimal::from_scientific(t).ok()?
-    } else {
-        crate::domain::parse_amount(t).ok()?
+    // The exponent is applied to the text, never by arithmetic that could round: the
+    // result is then parsed exactly or refused.
+    let text = match t.split_once(['e', 'E']) {
+        None => t.to_string(),
+        Some((mantissa, exp)) => {
+            let exp: i64 = exp.parse().ok().filter(|e: &i64| e.abs() <= 64)?;
+            let (sign, m) = match mantissa.strip_prefix('-') {
+                Some(m) => ("-", m),
+                None => ("", mantissa),
+            };
+            let (int, frac) = m.split_once('.').unwrap_or((m, ""));
+            let digits = format!("{int}{frac}");
+            if int.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            let point = int.len() as i64 + exp;
+            let body = if point <= 0 {
+                format!("0.{}{digits}", "0".repeat(point.unsigned_abs() as usize))
+            } else if point as usize >= digits.len() {
+                format!("{digits}{}", "0".repeat(point as usize - digits.len()))
+            } else {
+                format!(
+                    "{}.{}",
+                    &digits[..point as usize],
+                    &digits[point as usize..]
+                )
+            };
+            format!("{sign}{body}")
+        }
     };
-    Some(crate::domain::format_amount(d))
+    crate::domain::parse_amount(&text)
+        .ok()
+        .map(crate::domain::format_amount)
 }
 
 /// A decimal written as a string (`"0.0001"`) or an integer. A TOML float is rejected:
@@ -319,5 +346,29 @@ impl<'de> Deserialize<'de> for DecimalKnob {
             }
         }
         d.deserialize_any(V)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::plain_decimal;
+
+    #[test]
+    fn float_literals_become_exact_plain_decimals_or_nothing() {
+        for (literal, plain) in [
+            ("0.01", Some("0.01")),
+            ("+1_000.5", Some("1000.5")),
+            ("-2.5e-3", Some("-0.0025")),
+            ("1E5", Some("100000")),
+            ("1.25e+1", Some("12.5")),
+            ("123456789.123456789", Some("123456789.123456789")),
+            // 29 significant digits: no exact decimal, never a rounded one.
+            ("1.2345678901234567890123456789e3", None),
+            ("1e-40", None),
+            ("nan", None),
+            ("-inf", None),
+        ] {
+            assert_eq!(plain_decimal(literal).as_deref(), plain, "{literal}");
+        }
     }
 }
