@@ -393,7 +393,7 @@ fn process_env() -> Result<Vec<(String, String)>, ConfigError> {
 /// a variable name) and every URL (webhook URLs embed their token, others may carry
 /// user info). Returns what such a key expects; errors on these keys say that and never
 /// quote the value.
-pub(crate) fn secret_key(path: &str) -> Option<&'static str> {
+fn secret_key(path: &str) -> Option<&'static str> {
     let last = path.rsplit('.').next().unwrap_or(path);
     if last.ends_with("_env") {
         Some("the NAME of an environment variable")
@@ -432,6 +432,7 @@ mod tests {
             Some("/services/T0/B0/SECRET-TOKEN")
         );
     }
+
     fn load(text: &str) -> Result<TradingConfig, ConfigError> {
         TradingConfig::from_toml_str(text, Path::new("c.toml"), Path::new("."), Vec::new())
     }
