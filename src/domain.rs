@@ -244,9 +244,10 @@ pub struct Balance {
 }
 
 impl Balance {
-    /// The amount reconciled against the ledger.
-    pub fn total(&self) -> Decimal {
-        self.available + self.hold
+    /// The amount reconciled against the ledger, or `None` when the exact sum does not
+    /// fit a 96-bit decimal (never a panic, never a rounded total).
+    pub fn total(&self) -> Option<Decimal> {
+        exact_add(self.available, self.hold)
     }
 }
 
@@ -550,6 +551,23 @@ mod tests {
             exact_add(padded, parse_amount("10").unwrap()),
             Some(parse_amount("11").unwrap())
         );
+    }
+
+    #[test]
+    fn balance_total_is_checked_not_a_panic() {
+        let b = |available: Decimal, hold: Decimal| Balance {
+            asset: Asset::parse("BTC").unwrap(),
+            available,
+            hold,
+        };
+        assert_eq!(
+            b(Decimal::new(15, 1), Decimal::new(25, 2)).total(),
+            Some(Decimal::new(175, 2))
+        );
+        assert_eq!(b(Decimal::MAX, Decimal::ONE).total(), None);
+        // Would need 29 significant digits: refused, not rounded.
+        let fine = Decimal::from_str_exact("0.1234567890123456789012345678").unwrap();
+        assert_eq!(b(Decimal::TEN, fine).total(), None);
     }
 
     #[test]

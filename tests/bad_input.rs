@@ -104,7 +104,7 @@ fn bad_exchange_entries_name_the_entry() {
         ),
         (
             "[[exchanges]]\nname = \"cb\"\nkind = \"coinbase\"\napi_key_env = \"K\"\napi_secret_env = \"-----BEGIN EC PRIVATE KEY-----\"\n",
-            "recon: c.toml: exchanges[0] (cb).api_secret_env: '-----BEGIN EC PRIVATE KEY-----' is not an environment variable name (the secret itself belongs in that variable, not in the file)",
+            "recon: c.toml: exchanges[0].api_secret_env: must be the NAME of an environment variable (letters, digits, '_'), not the secret itself",
         ),
         (
             "[[exchanges]]\nname = \"d\"\nkind = \"dydx\"\naddress = \"dydx1abc\"\nsubaccount = 200000\n",
@@ -196,12 +196,18 @@ fn missing_config_file_is_named() {
 #[test]
 fn bad_ledgers_fail_the_cycle_with_the_reason_in_the_report() {
     let cases: &[(Option<&str>, &str)] = &[
-        (None, "ledger ledger.toml: cannot read: No such file or directory (os error 2)"),
-        (Some("[x]\nBTC = 1.5\n"), "ledger ledger.toml: [x] BTC is a float (1.5), which loses precision; quote it: BTC = \"1.5\""),
-        (Some("[x]\nBTC = \"1,5\"\n"), "ledger ledger.toml: [x] BTC: '1,5' is not a decimal amount"),
-        (Some("[x]\nBTC = \"1234567890.123456789012345678901\"\n"), "ledger ledger.toml: [x] BTC: '1234567890.123456789012345678901' cannot be represented exactly (more than 28 significant digits)"),
-        (Some("[x]\nBTC = \"1\"\nbtc = \"2\"\n"), "ledger ledger.toml: [x] btc: listed twice (symbols are case-insensitive)"),
-        (Some("BTC = \"1\"\n"), "ledger ledger.toml: invalid type: string \"1\", expected a map"),
+        (
+            None,
+            "ledger ledger.toml: cannot read: No such file or directory (os error 2)",
+        ),
+        (
+            Some("BTC = \"1\"\n"),
+            "ledger ledger.toml: invalid type: string \"1\", expected a map",
+        ),
+        (
+            Some("[x]\nBTC = \"1\"\n[x]\n"),
+            "ledger ledger.toml: invalid table header duplicate key `x` in document root",
+        ),
     ];
     for (ledger, expected) in cases {
         let (code, stderr, stdout) = run(EX, *ledger, &["once", "--format", "json"], &[]);
@@ -210,8 +216,34 @@ fn bad_ledgers_fail_the_cycle_with_the_reason_in_the_report() {
         assert_eq!(j["status"], "failed");
         assert_eq!(j["ledger_error"], *expected, "{ledger:?}");
         assert_eq!(j["discrepancies"], serde_json::json!([]));
-        // The exchange itself was still fetched and is shown healthy.
+        // The exchange itself was still fetched and is shown healthy, not compared.
         assert_eq!(j["exchanges"][0]["status"], "ok");
+        assert_eq!(j["exchanges"][0]["compared"], false);
+    }
+}
+
+#[test]
+fn a_bad_ledger_entry_is_an_error_of_its_exchange_naming_the_key() {
+    let cases: &[(&str, &str)] = &[
+        ("[x]\nBTC = 1.5\n", "ledger ledger.toml: [x] BTC is a float (1.5), which loses precision; quote it: BTC = \"1.5\""),
+        ("[x]\nBTC = \"1,5\"\n", "ledger ledger.toml: [x] BTC: '1,5' is not a decimal amount"),
+        ("[x]\nBTC = \"1234567890.123456789012345678901\"\n", "ledger ledger.toml: [x] BTC: '1234567890.123456789012345678901' cannot be represented exactly (more than 28 significant digits)"),
+        ("[x]\nBTC = \"1\"\nbtc = \"2\"\n", "ledger ledger.toml: [x] btc: listed twice (symbols are case-insensitive)"),
+    ];
+    for (ledger, expected) in cases {
+        let (code, stderr, stdout) = run(EX, Some(ledger), &["once", "--format", "json"], &[]);
+        assert_eq!(code, 3, "{ledger:?}: {stderr}");
+        let j: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        // The only exchange could not be compared: nothing was.
+        assert_eq!(j["status"], "failed");
+        assert_eq!(j["ledger_error"], serde_json::Value::Null);
+        assert_eq!(j["exchanges"][0]["status"], "error");
+        assert_eq!(j["exchanges"][0]["compared"], false);
+        assert_eq!(j["exchanges"][0]["error"], *expected, "{ledger:?}");
+        assert_eq!(
+            j["exchanges"][0]["balances"],
+            serde_json::json!([{"asset": "BTC", "local": null, "exchange": "1"}])
+        );
     }
 }
 

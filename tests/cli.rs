@@ -136,15 +136,24 @@ fn once_exit_codes_follow_the_monitoring_convention() {
     assert_eq!(j["exchanges"][1]["attempts"], 3);
     assert_eq!(j["exchanges"][1]["balances"], serde_json::json!([]));
     // The ledger unreadable → failed, 3.
-    let bad_ledger = Dir::new(&config(&sim("a", "BTC = \"1\"")), "[a]\nBTC = 1.5\n");
+    let bad_ledger = Dir::new(&config(&sim("a", "BTC = \"1\"")), "[a]\nBTC = 1.5.1\n");
     let (j, code) = bad_ledger.once_json();
     assert_eq!((code, j["status"].as_str()), (3, Some("failed")));
     let ledger_path = bad_ledger.path().join("ledger.toml");
     assert_eq!(
         j["ledger_error"],
+        format!("ledger {}: expected newline, `#`", ledger_path.display())
+    );
+    // The only exchange's entry bad → that exchange is an error, nothing compared: 3.
+    let bad_entry = Dir::new(&config(&sim("a", "BTC = \"1\"")), "[a]\nBTC = 1.5\n");
+    let (j, code) = bad_entry.once_json();
+    assert_eq!((code, j["status"].as_str()), (3, Some("failed")));
+    assert_eq!(j["ledger_error"], serde_json::Value::Null);
+    assert_eq!(
+        j["exchanges"][0]["error"],
         format!(
             "ledger {}: [a] BTC is a float (1.5), which loses precision; quote it: BTC = \"1.5\"",
-            ledger_path.display()
+            bad_entry.path().join("ledger.toml").display()
         )
     );
 }

@@ -32,7 +32,9 @@ async fn reads_the_json_ledger_exactly() {
     )
     .await;
     let ledger = source(addr).read().await.unwrap();
-    let cb = &ledger[&recon::domain::ExchangeName::new("coinbase-main")];
+    let cb = ledger[&recon::domain::ExchangeName::new("coinbase-main")]
+        .as_ref()
+        .unwrap();
     let got: Vec<_> = cb.iter().map(|(a, v)| format!("{a}={v}")).collect();
     assert_eq!(got, ["BTC=1.5", "USD=1000"]);
 }
@@ -45,8 +47,12 @@ async fn errors_name_the_endpoint_and_the_cause() {
         err.to_string(),
         format!("ledger http://{addr}/balances: HTTP 500")
     );
+    // A float is an error of that exchange only.
     let addr = serve(StatusCode::OK, r#"{"x": {"BTC": 1.5}}"#).await;
-    let err = source(addr).read().await.unwrap_err();
+    let ledger = source(addr).read().await.unwrap();
+    let err = ledger[&recon::domain::ExchangeName::new("x")]
+        .as_ref()
+        .unwrap_err();
     assert!(matches!(err, LedgerError::Float { .. }), "{err}");
     let addr = serve(StatusCode::OK, r#"{"x": {"BTC": "1.5"}"#).await;
     let err = source(addr).read().await.unwrap_err().to_string();

@@ -368,10 +368,15 @@ async fn status_classification_reconciled_discrepancies_partial_failed() {
         (rep.status, rep.exit_code()),
         (ReconciliationStatus::Failed, 3)
     );
-    r.write_ledger("[a]\nBTC = 1.0\n");
+    // Unreadable (a TOML syntax error); a bad entry would only blind its exchange.
+    r.write_ledger("[a]\nBTC = \"1\"\n[a]\n");
     let rep = r.service.reconcile().await.unwrap();
     assert_eq!(rep.status, ReconciliationStatus::Failed);
-    assert!(rep.ledger_error.as_deref().unwrap().contains("is a float"));
+    assert!(rep
+        .ledger_error
+        .as_deref()
+        .unwrap()
+        .contains("duplicate key"));
     assert!(
         rep.discrepancies.is_empty(),
         "nothing is compared against an unreadable ledger"

@@ -7,7 +7,7 @@ use std::path::Path;
 use proptest::prelude::*;
 use recon::config::{SeverityConfig, ToleranceConfig, TradingConfig};
 use recon::domain::{exact_sub, format_amount, parse_amount, Asset, DiscrepancyKind};
-use recon::engine::rules::{allowed, classify, reconcile};
+use recon::engine::rules::{allowed, classify, reconcile, round_relative};
 use recon::ledger::{parse_json, parse_toml};
 use rust_decimal::Decimal;
 
@@ -121,6 +121,35 @@ proptest! {
     }
 
     #[test]
+    fn severity_is_a_function_of_the_printed_relative(l in amount(), e in amount(), t in tol()) {
+        let asset = Asset::parse("BTC").unwrap();
+        let Ok(found) = reconcile(&side(&asset, l), &side(&asset, e), &t, &severity()) else {
+            return Ok(());
+        };
+        if let Some(f) = found.first() {
+            prop_assert_eq!(f.severity, classify(round_relative(f.relative), &severity()));
+        }
+    }
+
+    #[test]
+    fn a_relative_printed_as_a_threshold_has_that_threshold_severity(
+        which in 0usize..3,
+        below in 1i64..50,
+        scale in 0u32..6,
+    ) {
+        // relative = threshold − below·10⁻¹², which prints (10 places) as the threshold.
+        let s = severity();
+        let threshold = [s.medium, s.high, s.critical][which];
+        let local = Decimal::new(10i64.pow(scale), scale);
+        let exchange = local - local * (threshold - Decimal::new(below, 12));
+        let asset = Asset::parse("ETH").unwrap();
+        let found = reconcile(&side(&asset, local), &side(&asset, exchange), &tolerance(Decimal::ZERO, Decimal::ZERO), &s).unwrap();
+        let f = &found[0];
+        prop_assert_eq!(round_relative(f.relative), threshold.round_dp(10));
+        prop_assert_eq!(f.severity, classify(threshold, &s));
+    }
+
+    #[test]
     fn amounts_round_trip_exactly_through_text(v in amount()) {
         prop_assert_eq!(parse_amount(&format_amount(v)).unwrap(), v);
         prop_assert_eq!(parse_amount(&v.to_string()).unwrap(), v);
@@ -167,7 +196,14 @@ proptest! {
     ) {
         let text = format!("[{exchange}]\n\"{}\" = {value}\n", asset.replace(['"', '\\'], ""));
         match parse_toml(&text, "l") {
-            Ok(l) => prop_assert!(l.values().all(|m| m.len() <= 1)),
+            Ok(l) => {
+                for entry in l.values() {
+                    match entry {
+                        Ok(m) => prop_assert!(m.len() <= 1),
+                        Err(e) => prop_assert!(!e.to_string().contains('\n')),
+                    }
+                }
+            }
             Err(e) => prop_assert!(!e.to_string().contains('\n')),
         }
     }

@@ -358,6 +358,47 @@ fn ledger_failure_does_not_read_as_no_balances_and_within_tolerance() {
     );
 }
 
+/// The ledger could not be read: what each exchange reported is shown, its local side
+/// "unknown", never a zero or an empty account.
+#[test]
+fn ledger_failure_shows_reported_amounts_with_local_unknown() {
+    let mut r = fixtures::report();
+    for e in &mut r.exchanges {
+        e.uncompared = e
+            .balances
+            .iter()
+            .map(|b| (b.asset.clone(), b.exchange))
+            .collect();
+        e.balances.clear();
+        e.compared = false;
+    }
+    r.exchanges.remove(1);
+    r.discrepancies.clear();
+    r.ledger_error = Some("ledger.toml: unreadable".into());
+    r.status = ReconciliationStatus::Failed;
+    r.worst_severity = None;
+    let app = fixtures::app_with(
+        "default",
+        120,
+        40,
+        fixtures::view(Some(r)),
+        fixtures::audit_entries(10, 10),
+    );
+    let screen = text(&draw(&app));
+    let btc = screen
+        .lines()
+        .find(|l| l.contains("coinbase-main") && l.contains("BTC"))
+        .unwrap_or_else(|| panic!("{screen}"));
+    let cells: Vec<&str> = btc.split_whitespace().collect();
+    assert!(
+        cells
+            .windows(4)
+            .any(|w| w == ["unknown", "1.4", "unknown", "?"]),
+        "{btc}"
+    );
+    assert!(!screen.contains("within tolerance"), "{screen}");
+}
+
 /// The note being typed stays visible in the prompt, with the key hint.
 #[test]
 fn long_note_stays_visible_in_the_prompt() {

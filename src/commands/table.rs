@@ -77,6 +77,7 @@ pub fn report(r: &ReconciliationReport) -> String {
                 e.name.to_string(),
                 e.kind.as_str().to_string(),
                 e.status.as_str().to_string(),
+                if e.compared { "yes" } else { "no" }.to_string(),
                 format!("{} ms", e.latency_ms),
                 e.attempts.to_string(),
                 if e.status == ExchangeStatus::Ok {
@@ -93,17 +94,23 @@ pub fn report(r: &ReconciliationReport) -> String {
             "EXCHANGE",
             "KIND",
             "STATUS",
+            "COMPARED",
             "LATENCY",
             "TRIES",
             "ROWS/PAGES",
             "ERROR",
         ],
         &rows,
-        &[3, 4],
+        &[4, 5],
     ));
     out.push('\n');
     if r.discrepancies.is_empty() {
-        out.push_str("no discrepancies\n");
+        // "No discrepancies" would read as "all reconciled" when nothing was compared.
+        out.push_str(if r.exchanges.iter().any(|e| e.compared) {
+            "no discrepancies\n"
+        } else {
+            "no discrepancies known: nothing was compared\n"
+        });
         return out;
     }
     let col = |f: &dyn Fn(&crate::domain::BalanceDiscrepancy) -> String| {

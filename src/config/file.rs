@@ -1,7 +1,8 @@
 //! The file model: what `config.toml` may contain, every field optional, unknown keys
 //! rejected. Validation into [`super::TradingConfig`] happens in `mod.rs`.
 
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
 use serde::de::{self, Deserializer, Visitor};
@@ -140,8 +141,8 @@ pub(super) struct RawExchange {
     pub subaccount: Option<u32>,
     pub seed: Option<u64>,
     pub latency_ms: Option<[u64; 2]>,
-    pub failure_rate: Option<f64>,
-    pub drift: Option<ConfigDecimal>,
+    pub failure_rate: Option<DecimalKnob>,
+    pub drift: Option<DecimalKnob>,
     pub balances: Option<BTreeMap<String, ConfigDecimal>>,
     pub assets: Option<u32>,
 }
@@ -173,8 +174,107 @@ impl<'de> Deserialize<'de> for Seconds {
     }
 }
 
+/// The source text of the file's float literals, by value: a float reaches serde as an
+/// `f64`, whose rendering is not what the user wrote (`123456789.123456789` prints as
+/// `123456789.12345679`), so messages and conversions go back to the literal.
+#[derive(Debug, Default)]
+pub(super) struct FloatLiterals(HashMap<u64, Option<String>>);
+
+impl FloatLiterals {
+    /// Every float literal of `text` (a TOML document that already parsed).
+    pub fn of(text: &str) -> Self {
+        struct Collect(HashMap<u64, Option<String>>);
+        impl<'doc> toml_edit::visit::Visit<'doc> for Collect {
+            fn visit_float(&mut self, node: &'doc toml_edit::Formatted<f64>) {
+                let raw = node
+                    .as_repr()
+                    .and_then(|r| r.as_raw().as_str())
+                    .map(str::to_string);
+                let bits = node.value().to_bits();
+                // Two different texts for one f64 (`0.1`, `0.1000000000000000001`):
+                // which one a value came from is unknown, so neither is used.
+                let entry = self.0.entry(bits).or_insert_with(|| raw.clone());
+                if entry.as_deref().map(plain_decimal) != raw.as_deref().map(plain_decimal) {
+                    *entry = None;
+                }
+            }
+        }
+        let mut c = Collect(HashMap::new());
+        if let Ok(doc) = text.parse::<toml_edit::DocumentMut>() {
+            toml_edit::visit::visit_document(&mut c, &doc);
+        }
+        Self(c.0)
+    }
+
+    /// Runs `f` (the deserialization of this file) with these literals in reach of
+    /// [`ConfigDecimal`] and [`DecimalKnob`], which serde gives only the `f64`.
+    pub fn during<T>(self, f: impl FnOnce() -> T) -> T {
+        struct Reset;
+        impl Drop for Reset {
+            fn drop(&mut self) {
+                LITERALS.with(|l| l.borrow_mut().0.clear());
+            }
+        }
+        LITERALS.with(|l| *l.borrow_mut() = self);
+        let _reset = Reset;
+        f()
+    }
+
+    /// The literal that produced `v`, when known and unambiguous.
+    fn text_of(v: f64) -> Option<String> {
+        LITERALS.with(|l| l.borrow().0.get(&v.to_bits()).cloned().flatten())
+    }
+}
+
+thread_local! {
+    /// Set only for the duration of one synchronous deserialization
+    /// ([`FloatLiterals::during`]).
+    static LITERALS: RefCell<FloatLiterals> = RefCell::new(FloatLiterals::default());
+}
+
+/// A TOML float literal as a plain decimal text (`1_000.5` → `1000.5`, `+2.5e-3` →
+/// `0.0025`), or `None` for `inf`, `nan` or what no 96-bit decimal holds exactly.
+pub(crate) fn plain_decimal(literal: &str) -> Option<String> {
+    let t = literal.replace('_', "");
+    let t = t.strip_prefix('+').unwrap_or(&t);
+    // The exponent is applied to the text, never by arithmetic that could round: the
+    // result is then parsed exactly or refused.
+    let text = match t.split_once(['e', 'E']) {
+        None => t.to_string(),
+        Some((mantissa, exp)) => {
+            let exp: i64 = exp.parse().ok().filter(|e: &i64| e.abs() <= 64)?;
+            let (sign, m) = match mantissa.strip_prefix('-') {
+                Some(m) => ("-", m),
+                None => ("", mantissa),
+            };
+            let (int, frac) = m.split_once('.').unwrap_or((m, ""));
+            let digits = format!("{int}{frac}");
+            if int.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            let point = int.len() as i64 + exp;
+            let body = if point <= 0 {
+                format!("0.{}{digits}", "0".repeat(point.unsigned_abs() as usize))
+            } else if point as usize >= digits.len() {
+                format!("{digits}{}", "0".repeat(point as usize - digits.len()))
+            } else {
+                format!(
+                    "{}.{}",
+                    &digits[..point as usize],
+                    &digits[point as usize..]
+                )
+            };
+            format!("{sign}{body}")
+        }
+    };
+    crate::domain::parse_amount(&text)
+        .ok()
+        .map(crate::domain::format_amount)
+}
+
 /// A decimal written as a string (`"0.0001"`) or an integer. A TOML float is rejected:
-/// `0.1` has no exact binary form, and tolerances are compared against money.
+/// `0.1` has no exact binary form, and tolerances are compared against money. The hint
+/// quotes the literal as written, never the `f64`'s rendering of it.
 #[derive(Debug, Clone)]
 pub(super) struct ConfigDecimal(pub String);
 
@@ -196,11 +296,79 @@ impl<'de> Deserialize<'de> for ConfigDecimal {
                 Ok(ConfigDecimal(v.to_string()))
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<ConfigDecimal, E> {
-                Err(E::custom(format!(
-                    "{v} is a float, which loses precision; quote it (\"{v}\")"
-                )))
+                Err(E::custom(float_message(v)))
             }
         }
         d.deserialize_any(V)
+    }
+}
+
+/// Why a float is refused, with the literal quoted as written when it is known.
+fn float_message(v: f64) -> String {
+    let literal = FloatLiterals::text_of(v);
+    match literal.as_deref().map(|l| (l, plain_decimal(l))) {
+        Some((l, Some(plain))) => {
+            format!("{l} is a float, which loses precision; quote it (\"{plain}\")")
+        }
+        Some((l, None)) => format!("{l} is not a decimal amount"),
+        None => "is a float, which loses precision; write it as a quoted decimal".to_string(),
+    }
+}
+
+/// A simulation knob (`drift`, `failure_rate`): a decimal as a string or an integer, or a
+/// plain TOML float, converted from the literal's text so `0.01` is exactly 0.01.
+#[derive(Debug, Clone)]
+pub(super) struct DecimalKnob(pub String);
+
+impl<'de> Deserialize<'de> for DecimalKnob {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = DecimalKnob;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a number or a decimal string")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<DecimalKnob, E> {
+                Ok(DecimalKnob(v.to_string()))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<DecimalKnob, E> {
+                Ok(DecimalKnob(v.to_string()))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<DecimalKnob, E> {
+                Ok(DecimalKnob(v.to_string()))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<DecimalKnob, E> {
+                match FloatLiterals::text_of(v).as_deref().map(plain_decimal) {
+                    Some(Some(plain)) => Ok(DecimalKnob(plain)),
+                    Some(None) => Err(E::custom("is not a decimal amount")),
+                    None => Err(E::custom(float_message(v))),
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::plain_decimal;
+
+    #[test]
+    fn float_literals_become_exact_plain_decimals_or_nothing() {
+        for (literal, plain) in [
+            ("0.01", Some("0.01")),
+            ("+1_000.5", Some("1000.5")),
+            ("-2.5e-3", Some("-0.0025")),
+            ("1E5", Some("100000")),
+            ("1.25e+1", Some("12.5")),
+            ("123456789.123456789", Some("123456789.123456789")),
+            // 29 significant digits: no exact decimal, never a rounded one.
+            ("1.2345678901234567890123456789e3", None),
+            ("1e-40", None),
+            ("nan", None),
+            ("-inf", None),
+        ] {
+            assert_eq!(plain_decimal(literal).as_deref(), plain, "{literal}");
+        }
     }
 }

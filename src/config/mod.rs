@@ -7,6 +7,8 @@ mod file;
 pub mod validate;
 mod warnings;
 
+pub(crate) use file::plain_decimal;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -305,6 +307,9 @@ impl TradingConfig {
     where
         I: IntoIterator<Item = (String, String)>,
     {
+        // A syntax error is reported as path, line, column and the parser's message only:
+        // toml's Display would add an excerpt of the source line, which may hold a
+        // secret pasted in by mistake.
         let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
             let (line, column) = e.span().map(|s| line_col(text, s.start)).unwrap_or((1, 1));
             ConfigError::Syntax {
@@ -315,7 +320,8 @@ impl TradingConfig {
             }
         })?;
         let applied = env::overlay(&mut table, vars)?;
-        let raw: file::RawConfig = serde_path_to_error::deserialize(toml::Value::Table(table))
+        let raw: file::RawConfig = file::FloatLiterals::of(text)
+            .during(|| serde_path_to_error::deserialize(toml::Value::Table(table)))
             .map_err(|e| {
                 let key = e.path().to_string();
                 let origin = applied
@@ -323,6 +329,15 @@ impl TradingConfig {
                     .find(|a| a.path == key)
                     .map(|a| format!("environment {}", a.var))
                     .unwrap_or_else(|| origin.display().to_string());
+                // serde quotes the offending value ("invalid type: integer `1234`"); for
+                // a key that may hold a pasted secret, say what is expected instead.
+                let message = e.inner().message().trim().replace('\n', " ");
+                let message = match secret_key(&key) {
+                    Some(expected) if message.starts_with("invalid") => {
+                        format!("must be a string: {expected} (the value is not shown)")
+                    }
+                    _ => message,
+                };
                 ConfigError::Invalid {
                     origin,
                     key: if key == "." {
@@ -330,7 +345,7 @@ impl TradingConfig {
                     } else {
                         key
                     },
-                    message: e.inner().message().trim().replace('\n', " "),
+                    message,
                 }
             })?;
         let mut cfg = validate::validate(raw, base_dir).map_err(|(key, message)| {
@@ -375,6 +390,21 @@ fn process_env() -> Result<Vec<(String, String)>, ConfigError> {
     Ok(out)
 }
 
+/// Keys whose value may be a credential: every `*_env` key (a secret pasted instead of
+/// a variable name) and every URL (webhook URLs embed their token, others may carry
+/// user info). Returns what such a key expects; errors on these keys say that and never
+/// quote the value.
+fn secret_key(path: &str) -> Option<&'static str> {
+    let last = path.rsplit('.').next().unwrap_or(path);
+    if last.ends_with("_env") {
+        Some("the NAME of an environment variable")
+    } else if last == "url" || last.ends_with("_url") {
+        Some("an http:// or https:// URL")
+    } else {
+        None
+    }
+}
+
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
@@ -401,6 +431,73 @@ mod tests {
         assert_eq!(
             cfg.webhook_url.as_ref().map(|u| u.expose().path()),
             Some("/services/T0/B0/SECRET-TOKEN")
+        );
+    }
+
+    fn load(text: &str) -> Result<TradingConfig, ConfigError> {
+        TradingConfig::from_toml_str(text, Path::new("c.toml"), Path::new("."), Vec::new())
+    }
+
+    const SIM: &str = "[[exchanges]]\nname = \"x\"\nkind = \"simulated\"\nbalances = {}\n";
+
+    #[test]
+    fn a_float_decimal_key_is_refused_quoting_the_literal_as_written() {
+        let err = load(&format!(
+            "[tolerance]\nabsolute = 123456789.123456789\n{SIM}"
+        ))
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "c.toml: tolerance.absolute: 123456789.123456789 is a float, which loses precision; quote it (\"123456789.123456789\")"
+        );
+        let err = load(&format!("[severity]\nmedium = 1_000.000_5e-6\n{SIM}")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "c.toml: severity.medium: 1_000.000_5e-6 is a float, which loses precision; quote it (\"0.0010000005\")"
+        );
+        let err = load(
+            "[[exchanges]]\nname = \"x\"\nkind = \"simulated\"\nbalances = { BTC = 0.30000000000000004 }\n",
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "c.toml: exchanges[0].balances.BTC: 0.30000000000000004 is a float, which loses precision; quote it (\"0.30000000000000004\")"
+        );
+        let err = load(&format!("[tolerance]\nabsolute = nan\n{SIM}")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "c.toml: tolerance.absolute: nan is not a decimal amount"
+        );
+    }
+
+    #[test]
+    fn simulation_knobs_take_a_float_or_a_string_exactly() {
+        let sim = |drift: &str, rate: &str| {
+            let cfg = load(&format!(
+                "[[exchanges]]\nname = \"x\"\nkind = \"simulated\"\ndrift = {drift}\nfailure_rate = {rate}\nbalances = {{}}\n"
+            ))
+            .unwrap();
+            let s = cfg.exchanges[0].simulated.clone().unwrap();
+            (s.drift.to_string(), s.failure_rate)
+        };
+        assert_eq!(sim("0.01", "0.25"), ("0.01".to_string(), 0.25));
+        assert_eq!(sim("\"0.01\"", "\"0.25\""), ("0.01".to_string(), 0.25));
+        assert_eq!(sim("0", "1"), ("0".to_string(), 1.0));
+        assert_eq!(sim("1e-3", "0.000_1"), ("0.001".to_string(), 0.0001));
+        let err =
+            load("[[exchanges]]\nname = \"x\"\nkind = \"simulated\"\ndrift = 1.5\nbalances = {}\n")
+                .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "c.toml: exchanges[0] (x).drift: must be between 0 and 1"
+        );
+        let err = load(
+            "[[exchanges]]\nname = \"x\"\nkind = \"simulated\"\nfailure_rate = \"-0.5\"\nbalances = {}\n",
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "c.toml: exchanges[0] (x).failure_rate: -0.5 must not be negative"
         );
     }
 }

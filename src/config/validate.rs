@@ -5,10 +5,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 use url::Url;
 
-use super::file::{self, ConfigDecimal, LedgerKind, RawExchange, Seconds};
+use super::file::{self, ConfigDecimal, DecimalKnob, LedgerKind, RawExchange, Seconds};
 use super::*;
 use crate::domain::parse_amount;
 
@@ -391,9 +392,11 @@ fn exchange(i: usize, e: RawExchange) -> Result<ExchangeConfig, Invalid> {
     let require_var = |field: &str, v: &Option<String>| -> Result<(), Invalid> {
         match v.as_deref() {
             None => Err(invalid(format!("{ctx}.{field}"), "is required for this kind")),
+            // Most likely the secret itself, pasted in: never quoted, not even in part,
+            // since this line goes to stderr, cron mail and monitoring.
             Some(name) if !valid_env_name(name) => Err(invalid(
-                format!("{ctx}.{field}"),
-                format!("'{name}' is not an environment variable name (the secret itself belongs in that variable, not in the file)"),
+                at(field),
+                "must be the NAME of an environment variable (letters, digits, '_'), not the secret itself",
             )),
             Some(_) => Ok(()),
         }
@@ -468,17 +471,20 @@ fn simulated(ctx: &str, e: &RawExchange) -> Result<SimulatedConfig, Invalid> {
             format!("[{lo}, {hi}]: min must not exceed max"),
         ));
     }
-    let failure_rate = e.failure_rate.unwrap_or(0.0);
-    if !(0.0..=1.0).contains(&failure_rate) {
-        return Err(invalid(
-            format!("{ctx}.failure_rate"),
-            "must be between 0 and 1",
-        ));
-    }
-    let drift = decimal(&format!("{ctx}.drift"), e.drift.clone(), "0")?;
-    if drift > Decimal::ONE {
-        return Err(invalid(format!("{ctx}.drift"), "must be between 0 and 1"));
-    }
+    // Both knobs take a string or a plain TOML float (converted from its text, so
+    // `0.01` is exactly 0.01); the probability is used as an f64 by the generator only.
+    let knob = |field: &str, v: &Option<DecimalKnob>| {
+        let key = format!("{ctx}.{field}");
+        let d = decimal(&key, v.clone().map(|k| ConfigDecimal(k.0)), "0")?;
+        if d > Decimal::ONE {
+            return Err(invalid(key, "must be between 0 and 1"));
+        }
+        Ok(d)
+    };
+    let failure_rate = knob("failure_rate", &e.failure_rate)?
+        .to_f64()
+        .unwrap_or(0.0);
+    let drift = knob("drift", &e.drift)?;
     let holdings = match (&e.balances, e.assets) {
         (Some(_), Some(_)) => {
             return Err(invalid(

@@ -82,8 +82,15 @@ pub struct ExchangeReport {
     pub attempts: u32,
     /// One-line error when not ok.
     pub error: Option<String>,
-    /// Compared pairs (empty when not ok: a failed exchange never shows zeros).
+    /// Compared pairs (empty when not compared: a failed exchange never shows zeros).
     pub balances: Vec<BalanceRow>,
+    /// Whether the balances were compared with the ledger this cycle: false when the
+    /// exchange failed, the ledger was unreadable or this exchange's ledger entry invalid.
+    pub compared: bool,
+    /// What the exchange reported when it was fetched but not compared (asset → total, in
+    /// asset order), so an unreadable ledger never reads as empty holdings. Empty when
+    /// compared or not fetched.
+    pub uncompared: Vec<(Asset, Decimal)>,
     /// Coverage receipt.
     pub coverage: Coverage,
     /// Last successful fetch, this one included.
@@ -223,11 +230,21 @@ impl ReconciliationReport {
             "complete": e.coverage.complete,
             "last_ok_at": e.last_ok_at.map(timestamp),
             "stale_secs": e.stale_secs(self.finished_at),
-            "balances": e.balances.iter().map(|b| json!({
-                "asset": b.asset.as_str(),
-                "local": format_amount(b.local),
-                "exchange": format_amount(b.exchange),
-            })).collect::<Vec<_>>(),
+            "compared": e.compared,
+            "balances": if e.compared {
+                e.balances.iter().map(|b| json!({
+                    "asset": b.asset.as_str(),
+                    "local": format_amount(b.local),
+                    "exchange": format_amount(b.exchange),
+                })).collect::<Vec<_>>()
+            } else {
+                // The local side is unknown, never zero.
+                e.uncompared.iter().map(|(asset, exchange)| json!({
+                    "asset": asset.as_str(),
+                    "local": null,
+                    "exchange": format_amount(*exchange),
+                })).collect::<Vec<_>>()
+            },
         })
     }
 }

@@ -24,7 +24,7 @@ pub struct Finding {
     pub difference: Decimal,
     /// `|difference| / max(|local|, |exchange|)`.
     pub relative: Decimal,
-    /// From `relative`.
+    /// From `relative` rounded as printed ([`round_relative`]).
     pub severity: DiscrepancySeverity,
     /// The bound that was exceeded.
     pub allowed: Decimal,
@@ -144,7 +144,9 @@ pub fn allowed<'a>(
     (absolute.max(scaled), source)
 }
 
-/// Severity of a relative difference against the thresholds.
+/// Severity of a relative difference against the thresholds. Callers pass the relative
+/// as printed ([`round_relative`]), so a report never shows `"relative": "0.05"` beside
+/// `high`.
 pub fn classify(relative: Decimal, s: &SeverityConfig) -> DiscrepancySeverity {
     if relative >= s.critical {
         DiscrepancySeverity::Critical
@@ -198,8 +200,46 @@ fn compare(
         exchange,
         difference,
         relative,
-        severity: classify(relative, severity),
+        // Classified on the value the report prints, not the unrounded one (SPEC §2).
+        severity: classify(round_relative(relative), severity),
         allowed: bound,
         tolerance_source: source.to_string(),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::str::FromStr;
+
+    use super::*;
+
+    fn severity() -> SeverityConfig {
+        SeverityConfig {
+            medium: Decimal::new(1, 3),
+            high: Decimal::new(1, 2),
+            critical: Decimal::new(5, 2),
+        }
+    }
+
+    fn tolerance() -> ToleranceConfig {
+        ToleranceConfig {
+            absolute: Decimal::new(1, 8),
+            relative: Decimal::new(1, 4),
+            ignore_assets: Default::default(),
+            assets: Default::default(),
+        }
+    }
+
+    #[test]
+    fn severity_is_classified_on_the_printed_relative() {
+        let btc = Asset::parse("BTC").unwrap();
+        let local = BTreeMap::from([(btc.clone(), Decimal::ONE)]);
+        let exchange = BTreeMap::from([(btc, Decimal::from_str("0.95000000001").unwrap())]);
+        let found = reconcile(&local, &exchange, &tolerance(), &severity()).unwrap();
+        let f = &found[0];
+        // Unrounded it is 0.04999999999, just below the critical threshold.
+        assert_eq!(f.relative.to_string(), "0.04999999999");
+        assert_eq!(round_relative(f.relative).to_string(), "0.0500000000");
+        assert_eq!(f.severity, DiscrepancySeverity::Critical);
+    }
 }

@@ -25,7 +25,7 @@ use crate::exchanges::resilience::{
     BreakerState, BreakerTransition, CircuitBreaker, Deadline, Permit,
 };
 use crate::exchanges::{Coverage, ExchangeClient, ExchangeError, FetchedBalances};
-use crate::ledger::{Ledger, LedgerSource};
+use crate::ledger::{Holdings, Ledger, LedgerSource};
 use crate::store::thread::StoreHandle;
 use crate::store::{AuditEvent, AuditKind, CycleInput, CyclePlan, ExchangeRecord, SnapshotRow};
 
@@ -220,33 +220,6 @@ fn compare(
         )),
         None => {}
     }
-    let empty = BTreeMap::new();
-    let outcome = fetched.result.and_then(|f| match ledger {
-        None => Ok((f, None)),
-        Some(ledger) => {
-            let local = ledger.get(&name).unwrap_or(&empty);
-            let pairs = rules::pairs(local, &f.totals, &cfg.tolerance);
-            rules::reconcile_pairs(&pairs, &cfg.tolerance, &cfg.severity)
-                .map(|findings| {
-                    let rows = pairs
-                        .into_iter()
-                        .filter(|(_, l, e)| !(l.is_zero() && e.is_zero()))
-                        .map(|(asset, local, exchange)| BalanceRow {
-                            asset,
-                            local,
-                            exchange,
-                        })
-                        .collect::<Vec<_>>();
-                    (f, Some((findings, rows)))
-                })
-                .map_err(|e| ExchangeError::Amount {
-                    asset: e.asset.to_string(),
-                    detail:
-                        "the difference from the ledger cannot be held exactly in a 96-bit decimal"
-                            .into(),
-                })
-        }
-    });
     let mut report = ExchangeReport {
         name: name.clone(),
         kind: slot.client.kind(),
@@ -255,38 +228,97 @@ fn compare(
         attempts: 0,
         error: None,
         balances: Vec::new(),
+        compared: false,
+        uncompared: Vec::new(),
         coverage: Coverage::default(),
         last_ok_at: slot.last_ok_at,
         circuit: circuit_state(&slot.breaker),
     };
     let mut changed = Vec::new();
-    let findings = match outcome {
-        Ok((f, compared)) => {
+    let mut fail = |report: &mut ExchangeReport, message: String, attempts: u32| {
+        report.status = if fetched.refused {
+            ExchangeStatus::CircuitOpen
+        } else {
+            ExchangeStatus::Error
+        };
+        report.attempts = attempts;
+        if !fetched.refused {
+            events.push(AuditEvent::new(
+                AuditKind::ExchangeError,
+                name.as_str(),
+                json!({ "error": message, "attempts": attempts, "latency_ms": fetched.latency_ms }),
+            ));
+        }
+        report.error = Some(message);
+    };
+    let f = match fetched.result {
+        Ok(f) => f,
+        Err(err) => {
+            fail(&mut report, err.to_string(), err.attempts());
+            return Compared {
+                report,
+                findings: None,
+                events,
+                changed,
+            };
+        }
+    };
+    report.attempts = f.attempts;
+    report.coverage = f.coverage;
+    // What this exchange is compared with: nothing when the ledger is unreadable, its own
+    // entry's error when only that entry is bad (the other exchanges are still compared;
+    // the breaker is not touched: the exchange itself answered).
+    let empty = Holdings::new();
+    let local = ledger.map(|l| match l.get(&name) {
+        None => Ok(&empty),
+        Some(Ok(holdings)) => Ok(holdings),
+        Some(Err(e)) => Err(e.to_string()),
+    });
+    let compared = local.map(|local| {
+        let local = local?;
+        let pairs = rules::pairs(local, &f.totals, &cfg.tolerance);
+        let findings =
+            rules::reconcile_pairs(&pairs, &cfg.tolerance, &cfg.severity).map_err(|e| {
+                ExchangeError::Amount {
+                    asset: e.asset.to_string(),
+                    detail:
+                        "the difference from the ledger cannot be held exactly in a 96-bit decimal"
+                            .into(),
+                }
+                .to_string()
+            })?;
+        let rows = pairs
+            .into_iter()
+            .filter(|(_, l, e)| !(l.is_zero() && e.is_zero()))
+            .map(|(asset, local, exchange)| BalanceRow {
+                asset,
+                local,
+                exchange,
+            })
+            .collect::<Vec<_>>();
+        Ok::<_, String>((findings, rows))
+    });
+    let findings = match compared {
+        Some(Ok((findings, rows))) => {
             slot.last_ok_at = Some(finished_at);
             report.last_ok_at = Some(finished_at);
-            report.attempts = f.attempts;
-            report.coverage = f.coverage;
-            compared.map(|(findings, rows)| {
-                changed = changed_rows(&name, &slot.last_rows, &rows);
-                report.balances = rows;
-                findings
-            })
+            changed = changed_rows(&name, &slot.last_rows, &rows);
+            report.balances = rows;
+            report.compared = true;
+            Some(findings)
         }
-        Err(err) => {
-            report.status = if fetched.refused {
-                ExchangeStatus::CircuitOpen
-            } else {
-                ExchangeStatus::Error
-            };
-            report.attempts = err.attempts();
-            report.error = Some(err.to_string());
-            if !fetched.refused {
-                events.push(AuditEvent::new(
-                    AuditKind::ExchangeError,
-                    name.as_str(),
-                    json!({ "error": err.to_string(), "attempts": err.attempts(), "latency_ms": fetched.latency_ms }),
-                ));
-            }
+        // Not compared, yet never shown as empty holdings: what the exchange reported is
+        // listed with the local side unknown.
+        None => {
+            slot.last_ok_at = Some(finished_at);
+            report.last_ok_at = Some(finished_at);
+            report.uncompared = reported(&f.totals, cfg);
+            None
+        }
+        Some(Err(message)) => {
+            let attempts = report.attempts;
+            fail(&mut report, message, attempts);
+            report.uncompared = reported(&f.totals, cfg);
             None
         }
     };
@@ -296,6 +328,16 @@ fn compare(
         events,
         changed,
     }
+}
+
+/// What an exchange reported, for when it could not be compared: non-zero totals of the
+/// assets that are not ignored, in asset order.
+fn reported(totals: &BTreeMap<Asset, Decimal>, cfg: &TradingConfig) -> Vec<(Asset, Decimal)> {
+    totals
+        .iter()
+        .filter(|(a, v)| !v.is_zero() && !cfg.tolerance.ignore_assets.contains(*a))
+        .map(|(a, v)| (a.clone(), *v))
+        .collect()
 }
 
 fn record(e: &ExchangeReport) -> ExchangeRecord {
@@ -384,7 +426,7 @@ impl PortfolioReconciliationService for ConcretePortfolioReconciliationService {
             .await?;
         // Only now that the snapshots are stored: a failed commit re-sends them next cycle.
         for (slot, e) in self.slots.iter_mut().zip(&exchanges) {
-            if e.status == ExchangeStatus::Ok && ledger_ok {
+            if e.compared {
                 slot.last_rows.clone_from(&e.balances);
             }
         }

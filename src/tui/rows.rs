@@ -21,7 +21,7 @@ pub struct BalanceLine {
     pub exchange: String,
     /// Asset symbol (`—` for an exchange that could not be fetched).
     pub asset: String,
-    /// Ledger amount, aligned.
+    /// Ledger amount, aligned, or [`UNKNOWN`] when not compared.
     pub local: String,
     /// Exchange amount, aligned, or [`UNKNOWN`].
     pub exchange_amount: String,
@@ -33,6 +33,10 @@ pub struct BalanceLine {
     pub discrepancy: Option<(DiscrepancySeverity, bool)>,
     /// Set when the exchange was not fetched this cycle: amounts unknown.
     pub unavailable: Option<ExchangeStatus>,
+    /// Set when the exchange was fetched but not compared (ledger unreadable, or its
+    /// ledger entry invalid): the exchange amount is known, the local side is not. Holds
+    /// the exchange's status (`Ok` when only the ledger failed).
+    pub uncompared: Option<ExchangeStatus>,
 }
 
 impl BalanceLine {
@@ -44,21 +48,41 @@ impl BalanceLine {
     }
 }
 
-/// Every compared pair of the report, plus one line per exchange that failed, so a failed
-/// exchange reads as "unknown", never as an empty or zero account.
+/// Every compared pair of the report; what an exchange reported when it was fetched but
+/// not compared, with the local side [`UNKNOWN`]; and one line per exchange that was not
+/// fetched. A failed exchange or an unreadable ledger reads as "unknown", never as an
+/// empty or zero account.
 pub fn balance_lines(report: &ReconciliationReport) -> Vec<BalanceLine> {
+    // (exchange, asset, local when compared, exchange amount)
     let pairs: Vec<_> = report
         .exchanges
         .iter()
-        .flat_map(|e| e.balances.iter().map(move |b| (e, b)))
+        .flat_map(|e| {
+            let compared = e
+                .balances
+                .iter()
+                .filter(move |_| e.compared)
+                .map(move |b| (e, &b.asset, Some(b.local), b.exchange));
+            let uncompared = e
+                .uncompared
+                .iter()
+                .filter(move |_| !e.compared)
+                .map(move |(a, v)| (e, a, None, *v));
+            compared.chain(uncompared)
+        })
         .collect();
-    let column = |f: &dyn Fn(usize) -> String| -> Vec<String> {
-        align_decimals(&(0..pairs.len()).map(f).collect::<Vec<_>>())
+    // Only known amounts are aligned with each other; "unknown" stands alone.
+    let known = |f: &dyn Fn(Decimal, Decimal) -> Decimal| -> std::vec::IntoIter<String> {
+        let values: Vec<String> = pairs
+            .iter()
+            .filter_map(|(_, _, l, e)| l.map(|l| format_amount(f(l, *e))))
+            .collect();
+        align_decimals(&values).into_iter()
     };
-    let mut local = column(&|i| format_amount(pairs[i].1.local)).into_iter();
-    let mut exchange = column(&|i| format_amount(pairs[i].1.exchange)).into_iter();
-    let mut difference =
-        column(&|i| format_amount(pairs[i].1.exchange - pairs[i].1.local)).into_iter();
+    let mut local = known(&|l, _| l);
+    let mut difference = known(&|l, e| e - l);
+    let mut exchange =
+        align_decimals(&pairs.iter().map(|p| format_amount(p.3)).collect::<Vec<_>>()).into_iter();
 
     let flagged: HashMap<_, _> = report
         .discrepancies
@@ -66,8 +90,9 @@ pub fn balance_lines(report: &ReconciliationReport) -> Vec<BalanceLine> {
         .map(|d| ((&d.exchange, &d.asset), (d.severity, d.is_acknowledged())))
         .collect();
     let mut lines = Vec::with_capacity(pairs.len() + report.exchanges.len());
+    let mut pairs = pairs.into_iter().peekable();
     for e in &report.exchanges {
-        if e.status != ExchangeStatus::Ok {
+        if e.status != ExchangeStatus::Ok && e.uncompared.is_empty() {
             lines.push(BalanceLine {
                 exchange: e.name.to_string(),
                 asset: "—".into(),
@@ -77,20 +102,35 @@ pub fn balance_lines(report: &ReconciliationReport) -> Vec<BalanceLine> {
                 negative: false,
                 discrepancy: None,
                 unavailable: Some(e.status),
+                uncompared: None,
             });
             continue;
         }
-        for b in &e.balances {
-            let discrepancy = flagged.get(&(&e.name, &b.asset)).copied();
-            lines.push(BalanceLine {
-                exchange: e.name.to_string(),
-                asset: b.asset.to_string(),
-                local: local.next().unwrap_or_default(),
-                exchange_amount: exchange.next().unwrap_or_default(),
-                difference: difference.next().unwrap_or_default(),
-                negative: b.exchange < b.local,
-                discrepancy,
-                unavailable: None,
+        while let Some((_, asset, l, x)) = pairs.next_if(|p| std::ptr::eq(p.0, e)) {
+            let exchange_amount = exchange.next().unwrap_or_default();
+            lines.push(match l {
+                Some(l) => BalanceLine {
+                    exchange: e.name.to_string(),
+                    asset: asset.to_string(),
+                    local: local.next().unwrap_or_default(),
+                    exchange_amount,
+                    difference: difference.next().unwrap_or_default(),
+                    negative: x < l,
+                    discrepancy: flagged.get(&(&e.name, asset)).copied(),
+                    unavailable: None,
+                    uncompared: None,
+                },
+                None => BalanceLine {
+                    exchange: e.name.to_string(),
+                    asset: asset.to_string(),
+                    local: UNKNOWN.into(),
+                    exchange_amount,
+                    difference: UNKNOWN.into(),
+                    negative: false,
+                    discrepancy: None,
+                    unavailable: None,
+                    uncompared: Some(e.status),
+                },
             });
         }
     }
@@ -144,6 +184,116 @@ pub fn age(secs: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use chrono::{DateTime, Utc};
+
+    use crate::domain::{Asset, ExchangeName, ReconciliationStatus};
+    use crate::engine::report::{BalanceRow, CircuitState, ExchangeReport};
+    use crate::exchanges::{Coverage, ExchangeKind};
+
+    fn exchange(name: &str, status: ExchangeStatus) -> ExchangeReport {
+        ExchangeReport {
+            name: ExchangeName::new(name),
+            kind: ExchangeKind::Simulated,
+            status,
+            latency_ms: 5,
+            attempts: 1,
+            error: None,
+            balances: Vec::new(),
+            compared: false,
+            uncompared: Vec::new(),
+            coverage: Coverage::default(),
+            last_ok_at: None,
+            circuit: CircuitState::Closed,
+        }
+    }
+
+    fn amount(s: &str) -> Decimal {
+        crate::domain::parse_amount(s).unwrap()
+    }
+
+    #[test]
+    fn uncompared_exchanges_show_their_amounts_with_the_local_side_unknown() {
+        let mut ok = exchange("a", ExchangeStatus::Ok);
+        ok.compared = true;
+        ok.balances = vec![BalanceRow {
+            asset: Asset::parse("BTC").unwrap(),
+            local: amount("1.5"),
+            exchange: amount("1.25"),
+        }];
+        // Its ledger entry is invalid: fetched, not compared.
+        let mut bad_entry = exchange("b", ExchangeStatus::Error);
+        bad_entry.uncompared = vec![(Asset::parse("ETH").unwrap(), amount("10"))];
+        let failed = exchange("c", ExchangeStatus::Error);
+        let report = ReconciliationReport {
+            id: 1,
+            started_at: DateTime::<Utc>::UNIX_EPOCH,
+            finished_at: DateTime::<Utc>::UNIX_EPOCH,
+            duration_ms: 1,
+            status: ReconciliationStatus::Partial,
+            worst_severity: None,
+            ledger_error: None,
+            exchanges: vec![ok, bad_entry, failed],
+            discrepancies: Vec::new(),
+        };
+        let lines = balance_lines(&report);
+        let cells: Vec<_> = lines
+            .iter()
+            .map(|l| {
+                (
+                    l.exchange.as_str(),
+                    l.asset.as_str(),
+                    l.local.as_str(),
+                    l.exchange_amount.as_str(),
+                    l.difference.as_str(),
+                    l.uncompared,
+                    l.unavailable,
+                )
+            })
+            .collect();
+        assert_eq!(
+            cells,
+            vec![
+                ("a", "BTC", "1.5", " 1.25", "-0.25", None, None),
+                (
+                    "b",
+                    "ETH",
+                    UNKNOWN,
+                    "10   ",
+                    UNKNOWN,
+                    Some(ExchangeStatus::Error),
+                    None
+                ),
+                (
+                    "c",
+                    "—",
+                    "—",
+                    UNKNOWN,
+                    UNKNOWN,
+                    None,
+                    Some(ExchangeStatus::Error)
+                ),
+            ]
+        );
+
+        // The whole ledger unreadable: every exchange lists what it reports, local unknown.
+        let mut a = exchange("a", ExchangeStatus::Ok);
+        a.uncompared = vec![(Asset::parse("BTC").unwrap(), amount("1.25"))];
+        let report = ReconciliationReport {
+            status: ReconciliationStatus::Failed,
+            ledger_error: Some("ledger l.toml: cannot read".into()),
+            exchanges: vec![a],
+            ..report
+        };
+        let lines = balance_lines(&report);
+        assert_eq!(lines.len(), 1);
+        assert_eq!(
+            (lines[0].local.as_str(), lines[0].exchange_amount.as_str()),
+            (UNKNOWN, "1.25")
+        );
+        assert_eq!(lines[0].uncompared, Some(ExchangeStatus::Ok));
+        assert_eq!(lines[0].discrepancy, None);
+    }
 
     #[test]
     fn percentages_round_half_away_from_zero() {

@@ -59,6 +59,8 @@ fn ok_exchange(name: &str, latency_ms: u64, balances: Vec<BalanceRow>) -> Exchan
             complete: true,
         },
         balances,
+        compared: true,
+        uncompared: Vec::new(),
         last_ok_at: Some(finished_at()),
         circuit: CircuitState::Closed,
     }
@@ -120,6 +122,8 @@ pub fn report() -> ReconciliationReport {
         attempts: 3,
         error: Some("exchange 'exchange-prime': timed out after 1000 ms".into()),
         balances: Vec::new(),
+        compared: false,
+        uncompared: Vec::new(),
         coverage: Coverage::default(),
         last_ok_at: Some(finished_at() - TimeDelta::seconds(45)),
         circuit: CircuitState::Closed,

@@ -9,6 +9,7 @@ use ratatui::widgets::{Cell, HighlightSpacing, Paragraph, Row, Table, TableState
 use ratatui::Frame;
 
 use super::{exchange_status_label, fit, panel_block, severity_label};
+use crate::engine::report::ExchangeStatus;
 use crate::tui::app::{App, Panel};
 use crate::tui::keys::Mode;
 use crate::tui::rows::BalanceLine;
@@ -169,6 +170,20 @@ fn row<'a>(app: &App, b: &'a BalanceLine, w: &Widths) -> Row<'a> {
         cells.push(amount(&b.exchange_amount, w.exchange_amount, unknown));
         cells.push(amount(&b.difference, w.difference, unknown));
         Span::styled(exchange_status_label(status), theme.exchange_status(status))
+    } else if let Some(status) = b.uncompared {
+        // Fetched, not compared: the exchange's amount is real, the local side unknown.
+        let unknown = theme.amount.unknown;
+        cells.push(amount(&b.local, w.local, unknown));
+        cells.push(amount(
+            &b.exchange_amount,
+            w.exchange_amount,
+            theme.base.text,
+        ));
+        cells.push(amount(&b.difference, w.difference, unknown));
+        match status {
+            ExchangeStatus::Ok => Span::styled("? unknown", unknown),
+            s => Span::styled(exchange_status_label(s), theme.exchange_status(s)),
+        }
     } else {
         let text = theme.base.text;
         cells.push(amount(&b.local, w.local, text));
