@@ -104,7 +104,7 @@ fn bad_exchange_entries_name_the_entry() {
         ),
         (
             "[[exchanges]]\nname = \"cb\"\nkind = \"coinbase\"\napi_key_env = \"K\"\napi_secret_env = \"-----BEGIN EC PRIVATE KEY-----\"\n",
-            "recon: c.toml: exchanges[0].api_secret_env: must be the NAME of an environment variable (letters, digits, '_'), not the secret itself",
+            "recon: c.toml: exchanges[0].api_secret_env: must be the NAME of an environment variable (upper-case letters, digits, '_'), not the secret itself",
         ),
         (
             "[[exchanges]]\nname = \"d\"\nkind = \"dydx\"\naddress = \"dydx1abc\"\nsubaccount = 200000\n",

@@ -58,7 +58,7 @@ fn coinbase(key: &str, secret: &str) -> String {
 #[test]
 fn a_secret_in_an_env_key_is_named_never_quoted() {
     let msg = |field: &str| {
-        format!("c.toml: exchanges[0].{field}: must be the NAME of an environment variable (letters, digits, '_'), not the secret itself")
+        format!("c.toml: exchanges[0].{field}: must be the NAME of an environment variable (upper-case letters, digits, '_'), not the secret itself")
     };
     assert_refused_quietly(
         &coinbase(&format!("\"{SECRET}\""), "\"CB_SECRET\""),
@@ -77,6 +77,15 @@ fn a_secret_in_an_env_key_is_named_never_quoted() {
         "[[exchanges]]\nname = \"cbx\"\nkind = \"coinbase_exchange\"\napi_key_env = \"K\"\napi_secret_env = \"S\"\npassphrase_env = \"{SECRET}\"\n"
     );
     assert_refused_quietly(&cbx, &[], &msg("passphrase_env"), PIECES);
+    // A Coinbase Exchange key is 32 lower-case hex digits: a valid identifier, but never an
+    // environment variable's name here, so it is refused before anything could quote it.
+    let hex_key = "f3a9c0d1e2b4a5968778695a4b3c2d1e";
+    assert_refused_quietly(
+        &coinbase(&format!("\"{hex_key}\""), "\"CB_SECRET\""),
+        &[],
+        &msg("api_key_env"),
+        &[hex_key, "f3a9c0"],
+    );
 }
 
 #[test]

@@ -396,7 +396,7 @@ fn exchange(i: usize, e: RawExchange) -> Result<ExchangeConfig, Invalid> {
             // since this line goes to stderr, cron mail and monitoring.
             Some(name) if !valid_env_name(name) => Err(invalid(
                 at(field),
-                "must be the NAME of an environment variable (letters, digits, '_'), not the secret itself",
+                "must be the NAME of an environment variable (upper-case letters, digits, '_'), not the secret itself",
             )),
             Some(_) => Ok(()),
         }
@@ -457,10 +457,15 @@ fn exchange(i: usize, e: RawExchange) -> Result<ExchangeConfig, Invalid> {
     })
 }
 
+/// Upper case only: API keys and passphrases are mostly lower-case hex or mixed-case
+/// base64, and a pasted one that passed as a "name" would be quoted later ("X is not set"),
+/// in `recon config` and in the audit's configuration fingerprint input.
 fn valid_env_name(name: &str) -> bool {
     !name.is_empty()
         && !name.starts_with(|c: char| c.is_ascii_digit())
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
 }
 
 fn simulated(ctx: &str, e: &RawExchange) -> Result<SimulatedConfig, Invalid> {
