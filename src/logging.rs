@@ -64,8 +64,11 @@ pub fn init(cfg: &LoggingConfig, also_stderr: bool) -> Result<LogGuard, LoggingE
         dir: cfg.dir.clone(),
         message,
     };
+    let existed = cfg.dir.is_dir();
     std::fs::create_dir_all(&cfg.dir).map_err(|e| dir_err(format!("cannot create: {e}")))?;
-    restrict(&cfg.dir).map_err(|e| dir_err(format!("cannot make it private: {e}")))?;
+    if !existed {
+        restrict(&cfg.dir).map_err(|e| dir_err(format!("cannot make it private: {e}")))?;
+    }
     let appender = RollingFileAppender::builder()
         .rotation(Rotation::DAILY)
         .filename_prefix(FILE_PREFIX)
@@ -114,8 +117,9 @@ pub fn init(cfg: &LoggingConfig, also_stderr: bool) -> Result<LogGuard, LoggingE
     })
 }
 
-/// Logs name exchanges, assets and amounts: the directory is the owner's only (0700),
-/// whatever the umask gives the files inside.
+/// Logs name exchanges, assets and amounts: a directory recon creates is the owner's only
+/// (0700), whatever the umask gives the files inside. One that exists is the operator's
+/// choice and left as it is.
 fn restrict(dir: &std::path::Path) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))

@@ -172,7 +172,7 @@ pub async fn run(cfg: Arc<TradingConfig>, options: Options) -> Outcome {
     };
     tokio::spawn(second_signal(signals));
 
-    notify::stopping();
+    notify::stopping().await;
     handle.shutdown().await;
     if !actor_done {
         if let Err(e) = actor.await {
@@ -238,7 +238,7 @@ async fn observe(
                 health.cycle_done(report.finished_at);
                 if !ready {
                     ready = true;
-                    notify::ready();
+                    notify::ready().await;
                     tracing::info!("first cycle completed: ready");
                 }
             }

@@ -12,20 +12,38 @@ use tokio_util::sync::CancellationToken;
 
 use super::metrics::Health;
 
-fn send(state: NotifyState<'_>) {
-    if let Err(e) = sd_notify::notify(&[state.clone()]) {
-        tracing::warn!(error = %e, state = %state, "could not notify the service manager");
+/// How long a notification may take; the socket is a blocking one, and a service manager
+/// that stopped reading must not stall start-up or shutdown.
+const SEND_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Sends `state` off the async runtime (the crate's socket blocks when the manager's
+/// queue is full), waiting at most [`SEND_TIMEOUT`].
+async fn send(state: NotifyState<'static>) {
+    if std::env::var_os("NOTIFY_SOCKET").is_none() {
+        return;
+    }
+    let shown = state.to_string();
+    let sent = tokio::task::spawn_blocking(move || sd_notify::notify(&[state]));
+    match tokio::time::timeout(SEND_TIMEOUT, sent).await {
+        Ok(Ok(Ok(()))) => {}
+        Ok(Ok(Err(e))) => {
+            tracing::warn!(error = %e, state = %shown, "could not notify the service manager");
+        }
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, state = %shown, "could not notify the service manager");
+        }
+        Err(_) => tracing::warn!(state = %shown, "the service manager did not take a notification in time"),
     }
 }
 
 /// Start-up is complete: the first cycle is in.
-pub fn ready() {
-    send(NotifyState::Ready);
+pub async fn ready() {
+    send(NotifyState::Ready).await;
 }
 
 /// Shutdown has begun.
-pub fn stopping() {
-    send(NotifyState::Stopping);
+pub async fn stopping() {
+    send(NotifyState::Stopping).await;
 }
 
 /// When `WATCHDOG_USEC` is set for this process, pings the watchdog at half its period
@@ -44,7 +62,7 @@ pub fn spawn_watchdog(health: Arc<Health>, shutdown: CancellationToken) {
                 () = shutdown.cancelled() => break,
                 _ = tick.tick() => {
                     if health.alive(Utc::now()) {
-                        send(NotifyState::Watchdog);
+                        send(NotifyState::Watchdog).await;
                     } else {
                         tracing::warn!("the loop looks stalled; not pinging the watchdog");
                     }
