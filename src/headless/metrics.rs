@@ -442,6 +442,11 @@ pub fn error_reason(status: ExchangeStatus, error: &str) -> &'static str {
         ("credentials:", "credentials"),
         ("circuit open", "circuit_open"),
     ];
+    // Some callers prefix the exchange (`exchange 'x': …`); the kind follows it.
+    let error = match error.strip_prefix("exchange '") {
+        Some(rest) => rest.split_once("': ").map_or(error, |(_, e)| e),
+        None => error,
+    };
     PREFIXES
         .iter()
         .find(|(prefix, _)| error.starts_with(prefix))
@@ -565,5 +570,40 @@ async fn readyz(State(s): State<AppState>) -> Response {
     match s.health.ready(Utc::now()) {
         Ok(()) => (StatusCode::OK, "ready\n").into_response(),
         Err(why) => (StatusCode::SERVICE_UNAVAILABLE, format!("{why}\n")).into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exchanges::ExchangeError;
+
+    /// The reason label depends on the wording of `ExchangeError`'s messages: every
+    /// variant is pinned here, so a reworded message fails this test, not a dashboard.
+    #[test]
+    fn every_exchange_error_has_its_reason() {
+        let cases = [
+            (ExchangeError::Timeout { after_ms: 1, attempts: 3 }, "timeout"),
+            (ExchangeError::CycleBudget { budget_ms: 2000 }, "cycle_budget"),
+            (ExchangeError::Connect { message: "refused".into(), attempts: 1 }, "connect"),
+            (ExchangeError::RateLimited { retry_after_ms: Some(5), attempts: 3 }, "rate_limited"),
+            (ExchangeError::Auth { status: 401, message: "no".into() }, "auth"),
+            (ExchangeError::Status { status: 503, message: "busy".into(), attempts: 3 }, "http_status"),
+            (ExchangeError::Malformed("x".into()), "malformed"),
+            (ExchangeError::Amount { asset: "BTC".into(), detail: "x".into() }, "amount"),
+            (ExchangeError::Incomplete("x".into()), "incomplete"),
+            (ExchangeError::Config("x".into()), "config"),
+            (ExchangeError::Credentials("x".into()), "credentials"),
+            (ExchangeError::CircuitOpen { failures: 5, retry_in_secs: 3 }, "circuit_open"),
+        ];
+        for (err, reason) in cases {
+            assert_eq!(error_reason(ExchangeStatus::Error, &err.to_string()), reason, "{err}");
+        }
+        assert_eq!(error_reason(ExchangeStatus::CircuitOpen, "anything"), "circuit_open");
+        assert_eq!(
+            error_reason(ExchangeStatus::Error, "exchange 'x': timed out after 1000 ms"),
+            "timeout"
+        );
+        assert_eq!(error_reason(ExchangeStatus::Error, "something new"), "other");
     }
 }

@@ -356,3 +356,33 @@ pub fn changed_keys(old: &TradingConfig, new: &TradingConfig) -> Vec<String> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn cfg(text: &str) -> TradingConfig {
+        TradingConfig::from_toml_str(text, Path::new("c.toml"), Path::new("."), Vec::new())
+            .unwrap()
+    }
+
+    #[test]
+    fn a_reload_names_the_keys_that_changed_and_never_a_secret() {
+        let ex = "[[exchanges]]\nname = \"x\"\nkind = \"simulated\"\nbalances = {}\n";
+        let old = cfg(&format!(
+            "[reconciliation]\ninterval_secs = 30\n[alerts]\nwebhook_url = \"https://h.example/T/SECRET-A\"\n{ex}"
+        ));
+        let new = cfg(&format!(
+            "[reconciliation]\ninterval_secs = 0.5\n[severity]\nhigh = \"0.02\"\n\
+             [alerts]\nwebhook_url = \"https://h.example/T/SECRET-B\"\n{ex}\
+             [[exchanges]]\nname = \"y\"\nkind = \"simulated\"\nbalances = {{}}\n"
+        ));
+        let changed = changed_keys(&old, &new);
+        assert_eq!(
+            changed,
+            ["exchanges", "reconciliation.interval_secs", "severity.high"]
+        );
+        assert!(changed_keys(&old, &old).is_empty());
+    }
+}
