@@ -271,7 +271,10 @@ impl<S: PortfolioReconciliationService + 'static> ReconciliationActor<S> {
         self.service = Some(service);
         self.view.cycle_running = false;
         if let Some((config, reply)) = self.pending_config.take() {
-            let _ = reply.send(self.apply_config(config));
+            // Published before the reply, so the caller sees the new interval at once.
+            let not_applied = self.apply_config(config);
+            self.publish();
+            let _ = reply.send(not_applied);
         }
         let reply: Result<Arc<ReconciliationReport>, Arc<ReconciliationError>> = match result {
             Ok(report) => {
@@ -382,11 +385,13 @@ impl<S: PortfolioReconciliationService + 'static> ReconciliationActor<S> {
                     }
                     Some(Request::Reconfigure { config, reply }) => {
                         if idle {
-                            let _ = reply.send(self.apply_config(config));
+                            let not_applied = self.apply_config(config);
                             next_at = last_done + self.view.interval;
                             if !self.view.paused {
                                 self.view.next_cycle_at = Some(wall_clock(next_at));
                             }
+                            self.publish();
+                            let _ = reply.send(not_applied);
                         } else if let Some((_, superseded)) =
                             self.pending_config.replace((config, reply))
                         {
@@ -395,7 +400,6 @@ impl<S: PortfolioReconciliationService + 'static> ReconciliationActor<S> {
                                 "superseded by a newer reload before it was applied".into(),
                             ]);
                         }
-                        self.publish();
                     }
                     Some(Request::Acknowledged(d)) => {
                         if let Some(report) = &self.view.report {

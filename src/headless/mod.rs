@@ -367,6 +367,41 @@ mod tests {
             .unwrap()
     }
 
+    fn report(id: i64) -> Arc<ReconciliationReport> {
+        let at = chrono::DateTime::parse_from_rfc3339("2026-11-24T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        Arc::new(ReconciliationReport {
+            id,
+            started_at: at,
+            finished_at: at,
+            duration_ms: 5,
+            status: crate::domain::ReconciliationStatus::Reconciled,
+            worst_severity: None,
+            ledger_error: None,
+            exchanges: Vec::new(),
+            discrepancies: Vec::new(),
+        })
+    }
+
+    #[tokio::test]
+    async fn a_logger_that_falls_behind_counts_the_reports_it_missed() {
+        let (tx, rx) = broadcast::channel(2);
+        for id in 1..=5 {
+            tx.send(report(id)).unwrap();
+        }
+        drop(tx);
+        let metrics = Arc::new(Metrics::new());
+        let health = Arc::new(Health::new(Duration::from_secs(1)));
+        observe(rx, Tracker::default(), metrics.clone(), health.clone()).await;
+        let text = metrics.encode();
+        assert!(text.contains("\nrecon_reports_missed_total 3\n"), "{text}");
+        assert!(
+            text.contains("\nrecon_cycles_total{status=\"reconciled\"} 2\n"),
+            "{text}"
+        );
+    }
+
     #[test]
     fn a_reload_names_the_keys_that_changed_and_never_a_secret() {
         let ex = "[[exchanges]]\nname = \"x\"\nkind = \"simulated\"\nbalances = {}\n";
