@@ -45,7 +45,10 @@ fn recon(dir: &Path) -> Command {
 /// so cycles carry discrepancies like a real desk's.
 fn ledger(dir: &Path) {
     std::fs::write(dir.join("ledger.toml"), "").unwrap();
-    let out = recon(dir).args(["once", "--format", "json"]).output().unwrap();
+    let out = recon(dir)
+        .args(["once", "--format", "json"])
+        .output()
+        .unwrap();
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let mut text = String::new();
     for e in report["exchanges"].as_array().unwrap() {
@@ -63,7 +66,10 @@ fn ledger(dir: &Path) {
             } else {
                 d["exchange_amount"].as_str().unwrap().to_string()
             };
-            text.push_str(&format!("\"{}\" = \"{amount}\"\n", d["asset"].as_str().unwrap()));
+            text.push_str(&format!(
+                "\"{}\" = \"{amount}\"\n",
+                d["asset"].as_str().unwrap()
+            ));
         }
     }
     std::fs::write(dir.join("ledger.toml"), text).unwrap();
@@ -72,7 +78,11 @@ fn ledger(dir: &Path) {
 
 fn cycles(addr: &str) -> Option<u64> {
     let mut s = TcpStream::connect(addr).ok()?;
-    write!(s, "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").ok()?;
+    write!(
+        s,
+        "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
     let mut body = String::new();
     s.read_to_string(&mut body).ok()?;
     let total: f64 = body
@@ -153,7 +163,10 @@ fn main() {
                 "  change 100 -> 1000: {:+.1} %   (budget: < 20 MB, flat within 10 %)",
                 (kib as f64 - kib1 as f64) / kib1 as f64 * 100.0
             );
-            println!("  database after {n} cycles: {:.1} MiB", db as f64 / 1048576.0);
+            println!(
+                "  database after {n} cycles: {:.1} MiB",
+                db as f64 / 1048576.0
+            );
             break;
         }
         if let Ok(Some(status)) = child.try_wait() {

@@ -104,10 +104,22 @@ mod tests {
 
     #[test]
     fn a_metrics_address_without_a_host_binds_loopback() {
-        assert_eq!(parse_metrics_addr(":9184").unwrap().to_string(), "127.0.0.1:9184");
-        assert_eq!(parse_metrics_addr("9184").unwrap().to_string(), "127.0.0.1:9184");
-        assert_eq!(parse_metrics_addr("0.0.0.0:80").unwrap().to_string(), "0.0.0.0:80");
-        assert_eq!(parse_metrics_addr("[::1]:9184").unwrap().to_string(), "[::1]:9184");
+        assert_eq!(
+            parse_metrics_addr(":9184").unwrap().to_string(),
+            "127.0.0.1:9184"
+        );
+        assert_eq!(
+            parse_metrics_addr("9184").unwrap().to_string(),
+            "127.0.0.1:9184"
+        );
+        assert_eq!(
+            parse_metrics_addr("0.0.0.0:80").unwrap().to_string(),
+            "0.0.0.0:80"
+        );
+        assert_eq!(
+            parse_metrics_addr("[::1]:9184").unwrap().to_string(),
+            "[::1]:9184"
+        );
         assert!(parse_metrics_addr("localhost").is_err());
         assert!(parse_metrics_addr(":99999").is_err());
     }

@@ -150,7 +150,11 @@ async fn a_reload_applies_from_the_next_cycle_with_exchanges_added_removed_and_k
     let names: Vec<&str> = report.exchanges.iter().map(|e| e.name.as_str()).collect();
     assert_eq!(names, ["x", "y"]);
     let x = &report.exchanges[0];
-    assert_eq!(x.balances.len(), 1, "x kept its client (BTC = 1), not the config's empty one");
+    assert_eq!(
+        x.balances.len(),
+        1,
+        "x kept its client (BTC = 1), not the config's empty one"
+    );
     let gaps: Vec<String> = report
         .discrepancies
         .iter()

@@ -26,7 +26,11 @@ fn summary(changes: &[Change]) -> Vec<(&'static str, String)> {
             Change::Reopened(d) => ("reopened", d.id.to_string()),
             Change::Resolved { last, at } => (
                 "resolved",
-                format!("{} after {} s", last.id, (*at - last.opened_at).num_seconds()),
+                format!(
+                    "{} after {} s",
+                    last.id,
+                    (*at - last.opened_at).num_seconds()
+                ),
             ),
             Change::Forgotten(d) => ("forgotten", d.id.to_string()),
             Change::ExchangeDown { exchange, error } => ("down", format!("{exchange}: {error}")),
@@ -72,7 +76,10 @@ fn lifecycle_changes_between_reports_and_a_failed_fetch_resolves_nothing() {
             ("opened", "dydx-perps:BTC-USD".into()),
         ]
     );
-    assert!(t.observe(&report()).is_empty(), "an unchanged cycle is quiet");
+    assert!(
+        t.observe(&report()).is_empty(),
+        "an unchanged cycle is quiet"
+    );
     assert_eq!(
         summary(&t.observe(&next_report())),
         [
@@ -113,7 +120,8 @@ fn an_exchange_removed_by_a_reload_is_forgotten_not_resolved() {
     let mut t = Tracker::default();
     t.observe(&report());
     let mut r = report();
-    r.exchanges.retain(|e| e.name != ExchangeName::new("dydx-perps"));
+    r.exchanges
+        .retain(|e| e.name != ExchangeName::new("dydx-perps"));
     r.discrepancies
         .retain(|d| d.exchange != ExchangeName::new("dydx-perps"));
     assert_eq!(
@@ -163,9 +171,18 @@ fn series_follow_the_reports_and_resolved_ones_are_removed() {
             "{labels}"
         );
     }
-    assert_eq!(get("recon_cycles_total{status=\"partial\"}").as_deref(), Some("2"));
-    assert_eq!(get("recon_exchange_up{exchange=\"dydx-perps\"}").as_deref(), Some("0"));
-    assert_eq!(get("recon_exchange_up{exchange=\"exchange-prime\"}").as_deref(), Some("1"));
+    assert_eq!(
+        get("recon_cycles_total{status=\"partial\"}").as_deref(),
+        Some("2")
+    );
+    assert_eq!(
+        get("recon_exchange_up{exchange=\"dydx-perps\"}").as_deref(),
+        Some("0")
+    );
+    assert_eq!(
+        get("recon_exchange_up{exchange=\"exchange-prime\"}").as_deref(),
+        Some("1")
+    );
     assert_eq!(
         get("recon_exchange_circuit_state{exchange=\"dydx-perps\"}").as_deref(),
         Some("1")
@@ -188,7 +205,10 @@ fn series_follow_the_reports_and_resolved_ones_are_removed() {
         get("recon_last_cycle_timestamp_seconds").as_deref(),
         Some("1795514460.0")
     );
-    assert_eq!(get("recon_last_success_timestamp_seconds").as_deref(), Some("0.0"));
+    assert_eq!(
+        get("recon_last_success_timestamp_seconds").as_deref(),
+        Some("0.0")
+    );
     assert_eq!(
         get("recon_exchange_stale_seconds{exchange=\"exchange-prime\"}").as_deref(),
         Some("0.0")
@@ -202,9 +222,18 @@ fn series_follow_the_reports_and_resolved_ones_are_removed() {
     m.count_alert("failed");
     m.count_missed(3);
     let text = m.encode();
-    assert_eq!(sample(&text, "recon_alerts_total{result=\"sent\"}").as_deref(), Some("1"));
-    assert_eq!(sample(&text, "recon_alerts_total{result=\"failed\"}").as_deref(), Some("2"));
-    assert_eq!(sample(&text, "recon_reports_missed_total").as_deref(), Some("3"));
+    assert_eq!(
+        sample(&text, "recon_alerts_total{result=\"sent\"}").as_deref(),
+        Some("1")
+    );
+    assert_eq!(
+        sample(&text, "recon_alerts_total{result=\"failed\"}").as_deref(),
+        Some("2")
+    );
+    assert_eq!(
+        sample(&text, "recon_reports_missed_total").as_deref(),
+        Some("3")
+    );
     assert!(text.ends_with("# EOF\n"));
 }
 
@@ -217,7 +246,10 @@ fn readiness_needs_a_cycle_and_goes_when_the_last_one_is_too_old() {
     h.set_running(true);
     assert!(h.alive(finished_at()), "no cycle yet is not a stall");
     h.cycle_done(finished_at());
-    assert_eq!(h.ready(finished_at() + TimeDelta::milliseconds(2600)), Ok(()));
+    assert_eq!(
+        h.ready(finished_at() + TimeDelta::milliseconds(2600)),
+        Ok(())
+    );
     let late = finished_at() + TimeDelta::milliseconds(2700);
     assert_eq!(
         h.ready(late),

@@ -19,8 +19,8 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::{PortfolioReconciliationService, ReconciliationReport};
-use crate::domain::{Asset, BalanceDiscrepancy, ExchangeName};
 use crate::config::TradingConfig;
+use crate::domain::{Asset, BalanceDiscrepancy, ExchangeName};
 use crate::error::ReconciliationError;
 use crate::store::thread::StoreHandle;
 use crate::store::AuditEntry;

@@ -88,7 +88,8 @@ impl Tracker {
     /// Takes in one report and says what changed since the previous one.
     pub fn observe(&mut self, report: &ReconciliationReport) -> Vec<Change> {
         let mut changes = Vec::new();
-        let configured: BTreeSet<&ExchangeName> = report.exchanges.iter().map(|e| &e.name).collect();
+        let configured: BTreeSet<&ExchangeName> =
+            report.exchanges.iter().map(|e| &e.name).collect();
         let compared: BTreeSet<&ExchangeName> = report
             .exchanges
             .iter()

@@ -394,7 +394,11 @@ impl Metrics {
             }
         }
         // Exchanges a reload removed: their gauges would otherwise freeze at a stale value.
-        let now: BTreeSet<String> = report.exchanges.iter().map(|e| e.name.to_string()).collect();
+        let now: BTreeSet<String> = report
+            .exchanges
+            .iter()
+            .map(|e| e.name.to_string())
+            .collect();
         let mut seen = self
             .exchanges
             .lock()
@@ -489,8 +493,10 @@ impl Health {
 
     /// New staleness bound (after a reload changed the interval).
     pub fn set_stale_after(&self, d: Duration) {
-        self.stale_after_ms
-            .store(u64::try_from(d.as_millis()).unwrap_or(u64::MAX), Ordering::SeqCst);
+        self.stale_after_ms.store(
+            u64::try_from(d.as_millis()).unwrap_or(u64::MAX),
+            Ordering::SeqCst,
+        );
     }
 
     /// `Ok` when ready, else why not.
@@ -583,27 +589,86 @@ mod tests {
     #[test]
     fn every_exchange_error_has_its_reason() {
         let cases = [
-            (ExchangeError::Timeout { after_ms: 1, attempts: 3 }, "timeout"),
-            (ExchangeError::CycleBudget { budget_ms: 2000 }, "cycle_budget"),
-            (ExchangeError::Connect { message: "refused".into(), attempts: 1 }, "connect"),
-            (ExchangeError::RateLimited { retry_after_ms: Some(5), attempts: 3 }, "rate_limited"),
-            (ExchangeError::Auth { status: 401, message: "no".into() }, "auth"),
-            (ExchangeError::Status { status: 503, message: "busy".into(), attempts: 3 }, "http_status"),
+            (
+                ExchangeError::Timeout {
+                    after_ms: 1,
+                    attempts: 3,
+                },
+                "timeout",
+            ),
+            (
+                ExchangeError::CycleBudget { budget_ms: 2000 },
+                "cycle_budget",
+            ),
+            (
+                ExchangeError::Connect {
+                    message: "refused".into(),
+                    attempts: 1,
+                },
+                "connect",
+            ),
+            (
+                ExchangeError::RateLimited {
+                    retry_after_ms: Some(5),
+                    attempts: 3,
+                },
+                "rate_limited",
+            ),
+            (
+                ExchangeError::Auth {
+                    status: 401,
+                    message: "no".into(),
+                },
+                "auth",
+            ),
+            (
+                ExchangeError::Status {
+                    status: 503,
+                    message: "busy".into(),
+                    attempts: 3,
+                },
+                "http_status",
+            ),
             (ExchangeError::Malformed("x".into()), "malformed"),
-            (ExchangeError::Amount { asset: "BTC".into(), detail: "x".into() }, "amount"),
+            (
+                ExchangeError::Amount {
+                    asset: "BTC".into(),
+                    detail: "x".into(),
+                },
+                "amount",
+            ),
             (ExchangeError::Incomplete("x".into()), "incomplete"),
             (ExchangeError::Config("x".into()), "config"),
             (ExchangeError::Credentials("x".into()), "credentials"),
-            (ExchangeError::CircuitOpen { failures: 5, retry_in_secs: 3 }, "circuit_open"),
+            (
+                ExchangeError::CircuitOpen {
+                    failures: 5,
+                    retry_in_secs: 3,
+                },
+                "circuit_open",
+            ),
         ];
         for (err, reason) in cases {
-            assert_eq!(error_reason(ExchangeStatus::Error, &err.to_string()), reason, "{err}");
+            assert_eq!(
+                error_reason(ExchangeStatus::Error, &err.to_string()),
+                reason,
+                "{err}"
+            );
         }
-        assert_eq!(error_reason(ExchangeStatus::CircuitOpen, "anything"), "circuit_open");
         assert_eq!(
-            error_reason(ExchangeStatus::Error, "exchange 'x': timed out after 1000 ms"),
+            error_reason(ExchangeStatus::CircuitOpen, "anything"),
+            "circuit_open"
+        );
+        assert_eq!(
+            error_reason(
+                ExchangeStatus::Error,
+                "exchange 'x': timed out after 1000 ms"
+            ),
             "timeout"
         );
-        assert_eq!(error_reason(ExchangeStatus::Error, "something new"), "other");
+        assert_eq!(
+            error_reason(ExchangeStatus::Error, "something new"),
+            "other"
+        );
     }
 }

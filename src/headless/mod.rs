@@ -29,7 +29,9 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{broadcast, watch};
 use tokio_util::sync::CancellationToken;
 
-use crate::commands::{config_fingerprint, record_shutdown, show_config, start_engine, EngineParts};
+use crate::commands::{
+    config_fingerprint, record_shutdown, show_config, start_engine, EngineParts,
+};
 use crate::config::TradingConfig;
 use crate::engine::{ReconciliationActor, ReconciliationHandle, ReconciliationReport};
 use crate::error::ReconciliationError;
@@ -113,7 +115,10 @@ pub async fn run(cfg: Arc<TradingConfig>, options: Options) -> Outcome {
     };
     let r = &cfg.reconciliation;
     let metrics = Arc::new(Metrics::new());
-    let health = Arc::new(Health::new(metrics::stale_after(r.interval, r.cycle_timeout)));
+    let health = Arc::new(Health::new(metrics::stale_after(
+        r.interval,
+        r.cycle_timeout,
+    )));
     let shutdown = CancellationToken::new();
     let (config_tx, _config_rx) = watch::channel(cfg.clone());
 
@@ -363,8 +368,7 @@ mod tests {
     use std::path::Path;
 
     fn cfg(text: &str) -> TradingConfig {
-        TradingConfig::from_toml_str(text, Path::new("c.toml"), Path::new("."), Vec::new())
-            .unwrap()
+        TradingConfig::from_toml_str(text, Path::new("c.toml"), Path::new("."), Vec::new()).unwrap()
     }
 
     fn report(id: i64) -> Arc<ReconciliationReport> {

@@ -32,7 +32,9 @@ async fn send(state: NotifyState<'static>) {
         Ok(Err(e)) => {
             tracing::warn!(error = %e, state = %shown, "could not notify the service manager");
         }
-        Err(_) => tracing::warn!(state = %shown, "the service manager did not take a notification in time"),
+        Err(_) => {
+            tracing::warn!(state = %shown, "the service manager did not take a notification in time")
+        }
     }
 }
 
