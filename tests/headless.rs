@@ -780,3 +780,31 @@ fn kill_9_at_20_random_moments_never_breaks_the_chain_the_database_or_an_ack() {
     assert_eq!(btc["acknowledged_by"], "ops");
     assert!(last_cycles > 20, "the daemon did run cycles: {last_cycles}");
 }
+
+#[test]
+fn with_format_text_stderr_is_plain_text_without_colours_and_the_log_dir_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = Daemon::dir_with(
+        &config("0.2", 5).replace("format = \"json\"", "format = \"text\""),
+        LEDGER,
+    );
+    let child = Daemon::spawn(dir.path(), &[], &[]);
+    let mut d = Daemon {
+        dir,
+        child: Some(child),
+        addr: None,
+    };
+    let line = d.wait_log(|l| l.contains("cycle completed")).unwrap();
+    assert!(line.contains(" INFO "), "{line}");
+    assert!(line.contains("status=\"partial\""), "{line}");
+    assert!(!d.stderr().contains('\u{1b}'), "no ANSI escape codes off a terminal");
+    assert!(!line.starts_with('{'), "{line}");
+    let mode = std::fs::metadata(d.path().join("logs"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o700);
+    d.signal("INT");
+    let (status, _) = d.wait_exit(Duration::from_secs(3));
+    assert_eq!(status.code(), Some(0));
+}
