@@ -125,6 +125,11 @@ fn restrict(dir: &std::path::Path) -> std::io::Result<()> {
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
 }
 
+/// Lines a writer queues before a logging call waits for the disk. The queue is allocated
+/// up front, 32 bytes a slot: the library's default (128,000) costs 4 MiB of resident
+/// memory per writer, a fifth of the daemon's budget, to absorb bursts recon never makes.
+const QUEUED_LINES: usize = 8192;
+
 /// A background writer that never drops a line (a full queue makes the logging call wait
 /// instead), so every cycle's line reaches the file.
 fn lossless<W: std::io::Write + Send + 'static>(
@@ -132,6 +137,7 @@ fn lossless<W: std::io::Write + Send + 'static>(
 ) -> (tracing_appender::non_blocking::NonBlocking, WorkerGuard) {
     tracing_appender::non_blocking::NonBlockingBuilder::default()
         .lossy(false)
+        .buffered_lines_limit(QUEUED_LINES)
         .finish(w)
 }
 
