@@ -797,7 +797,10 @@ fn with_format_text_stderr_is_plain_text_without_colours_and_the_log_dir_is_priv
     let line = d.wait_log(|l| l.contains("cycle completed")).unwrap();
     assert!(line.contains(" INFO "), "{line}");
     assert!(line.contains("status=\"partial\""), "{line}");
-    assert!(!d.stderr().contains('\u{1b}'), "no ANSI escape codes off a terminal");
+    assert!(
+        !d.stderr().contains('\u{1b}'),
+        "no ANSI escape codes off a terminal"
+    );
     assert!(!line.starts_with('{'), "{line}");
     let mode = std::fs::metadata(d.path().join("logs"))
         .unwrap()
