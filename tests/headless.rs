@@ -318,9 +318,9 @@ impl Metrics {
 
 #[test]
 fn metrics_expose_every_series_with_exact_labels_and_values_and_drop_resolved_ones() {
-    let dir = Daemon::dir_with(&config("0.2", 300), LEDGER);
+    let dir = Daemon::dir_with(&config("0.2", 800), LEDGER);
     let d = Daemon::start(dir, &[]);
-    // The first cycle takes 300 ms: not ready before it, ready after.
+    // The first cycle takes 800 ms: not ready before it, ready after.
     assert_eq!(d.get("/readyz").0, 503);
     assert_eq!(d.get("/healthz").0, 200);
     let m = d.wait_metrics(|m| m.cycles() >= 2.0);
@@ -514,7 +514,8 @@ fn a_second_sigterm_during_shutdown_exits_at_once() {
     d.signal("TERM");
     let (status, took) = d.wait_exit(Duration::from_secs(3));
     assert_eq!(status.code(), Some(143), "{}", d.stderr());
-    assert!(took < Duration::from_millis(700), "{took:?}");
+    // Waiting for the cycle in flight would take about 1.3 s more.
+    assert!(took < Duration::from_millis(1000), "{took:?}");
     assert!(d
         .stderr()
         .contains("recon: second SIGTERM: exiting at once"));
@@ -778,7 +779,8 @@ fn kill_9_at_20_random_moments_never_breaks_the_chain_the_database_or_an_ack() {
         .unwrap();
     assert_eq!(btc["acknowledged"], true);
     assert_eq!(btc["acknowledged_by"], "ops");
-    assert!(last_cycles > 20, "the daemon did run cycles: {last_cycles}");
+    assert!(last_cycles > 5, "the daemon did run cycles: {last_cycles}");
+    eprintln!("kill -9: 20 rounds, {last_cycles} cycles committed in all, chain and acks intact");
 }
 
 #[test]
