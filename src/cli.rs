@@ -1,5 +1,6 @@
-//! The command line (clap derive): `recon [tui|once|audit|ack|config]`.
+//! The command line (clap derive): `recon [tui|headless|once|audit|ack|config]`.
 
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -27,6 +28,13 @@ pub struct Cli {
 pub enum Command {
     /// Interactive console (the default).
     Tui,
+    /// The loop without a terminal, for servers: logs, metrics, signals, systemd.
+    Headless {
+        /// Serve /metrics, /healthz and /readyz here (`127.0.0.1:9184`; `:9184` or `9184`
+        /// bind 127.0.0.1). Off by default.
+        #[arg(long, value_name = "ADDR", value_parser = parse_metrics_addr)]
+        metrics_addr: Option<SocketAddr>,
+    },
     /// Run one cycle, print the report, exit 0 ok / 1 warning / 2 critical / 3 unknown.
     Once {
         /// Output format.
@@ -74,4 +82,45 @@ pub enum Format {
     Table,
     /// Machine-readable JSON.
     Json,
+}
+
+/// `--metrics-addr`: `HOST:PORT` with an IP host, or a bare port (`:9184`, `9184`) on
+/// 127.0.0.1, so nothing is exposed beyond the machine unless asked for.
+pub fn parse_metrics_addr(s: &str) -> Result<SocketAddr, String> {
+    let s = s.trim();
+    if let Ok(addr) = s.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    s.strip_prefix(':')
+        .unwrap_or(s)
+        .parse::<u16>()
+        .map(|port| SocketAddr::from((Ipv4Addr::LOCALHOST, port)))
+        .map_err(|_| "expected IP:PORT, :PORT or PORT (e.g. 127.0.0.1:9184)".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_metrics_address_without_a_host_binds_loopback() {
+        assert_eq!(
+            parse_metrics_addr(":9184").unwrap().to_string(),
+            "127.0.0.1:9184"
+        );
+        assert_eq!(
+            parse_metrics_addr("9184").unwrap().to_string(),
+            "127.0.0.1:9184"
+        );
+        assert_eq!(
+            parse_metrics_addr("0.0.0.0:80").unwrap().to_string(),
+            "0.0.0.0:80"
+        );
+        assert_eq!(
+            parse_metrics_addr("[::1]:9184").unwrap().to_string(),
+            "[::1]:9184"
+        );
+        assert!(parse_metrics_addr("localhost").is_err());
+        assert!(parse_metrics_addr(":99999").is_err());
+    }
 }

@@ -1,7 +1,7 @@
 //! recon — reconciles a trading desk's ledger against what its exchanges report.
 //!
 //! Layers, arrows pointing one way:
-//! `domain ← ledger, exchanges, store ← engine ← commands, tui ← main`.
+//! `domain ← ledger, exchanges, store ← engine ← commands, tui, headless ← main`.
 //! Nothing below `commands`/`tui` names a terminal crate; only `tui` (and `main`) do.
 
 #![forbid(unsafe_code)]
@@ -14,6 +14,7 @@ pub mod domain;
 pub mod engine;
 pub mod error;
 pub mod exchanges;
+pub mod headless;
 pub mod ledger;
 pub mod logging;
 pub mod store;

@@ -40,6 +40,7 @@ fn main() -> ExitCode {
     }
     match command {
         Command::Tui => run_tui(cfg, &warnings),
+        Command::Headless { metrics_addr } => run_headless(cfg, metrics_addr),
         Command::Once { format } => run_once(cfg, format),
         Command::Audit {
             action: Some(AuditAction::Verify),
@@ -135,6 +136,28 @@ fn run_tui(cfg: Arc<TradingConfig>, warnings: &[String]) -> ExitCode {
     };
     let result = rt.block_on(tui::run(cfg, themes, index, termination()));
     // The event reader's thread may still be parked on the terminal; do not wait on it.
+    rt.shutdown_timeout(Duration::from_secs(1));
+    drop(guard);
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&e, 1),
+    }
+}
+
+/// The daemon: logs to the rolling files and stderr (journald), exit 0 after a clean
+/// SIGTERM/SIGINT, 1 with one line on any error (a metrics port in use included). The
+/// log guard is dropped last, so every queued line is written before the exit.
+fn run_headless(cfg: Arc<TradingConfig>, metrics_addr: Option<std::net::SocketAddr>) -> ExitCode {
+    let guard = match recon::logging::init(&cfg.logging, true) {
+        Ok(g) => g,
+        Err(e) => return fail(&e, 1),
+    };
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(e) => return fail(&e, 1),
+    };
+    let options = recon::headless::Options { metrics_addr };
+    let result = rt.block_on(recon::headless::run(cfg, options));
     rt.shutdown_timeout(Duration::from_secs(1));
     drop(guard);
     match result {

@@ -116,3 +116,67 @@ async fn shutdown_lets_the_cycle_in_flight_finish() {
         "the cycle in flight was persisted"
     );
 }
+
+#[tokio::test]
+async fn a_reload_applies_from_the_next_cycle_with_exchanges_added_removed_and_kept() {
+    let r = rig("", "[x]\nBTC = \"1\"\n[y]\nETH = \"2\"\n", &["x"], |cfg| {
+        vec![sim_with("x", &[("BTC", "1")], cfg, (100, 100)) as Arc<dyn ExchangeClient>]
+    });
+    let dir = r.dir.path().to_path_buf();
+    let (handle, join) = ReconciliationActor::spawn(
+        r.service,
+        r.store.clone(),
+        Duration::from_secs(3600),
+        true,
+        vec![],
+    );
+    let mut view = handle.view();
+    handle.request_reconcile().unwrap();
+    tokio::time::timeout(WAIT, view.wait_for(|v| v.cycle_running))
+        .await
+        .unwrap()
+        .unwrap();
+    // Sent while a cycle is in flight: held until it ends, then applied.
+    let text = common::config_text("[reconciliation]\ninterval_secs = 0.5\n", &["x"]).replace(
+        "name = \"x\"\nkind = \"simulated\"\nbalances = {}\n",
+        "name = \"x\"\nkind = \"simulated\"\nbalances = {}\n\n[[exchanges]]\nname = \"y\"\n\
+         kind = \"simulated\"\nbalances = { ETH = \"2.5\" }\n",
+    );
+    let added = Arc::new(common::load_config(&dir, &text));
+    let not_applied = handle.reconfigure(added).await.unwrap();
+    assert!(not_applied.is_empty(), "{not_applied:?}");
+    assert_eq!(view.borrow().interval, Duration::from_millis(500));
+    let report = handle.reconcile_now().await.unwrap();
+    let names: Vec<&str> = report.exchanges.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(names, ["x", "y"]);
+    let x = &report.exchanges[0];
+    assert_eq!(
+        x.balances.len(),
+        1,
+        "x kept its client (BTC = 1), not the config's empty one"
+    );
+    let gaps: Vec<String> = report
+        .discrepancies
+        .iter()
+        .map(|d| format!("{} {}", d.id, d.difference))
+        .collect();
+    assert_eq!(gaps, ["y:ETH 0.5"]);
+
+    // Removing x, and a storage path that would need a restart.
+    let text = common::config_text("", &["y"])
+        .replace("balances = {}", "balances = { ETH = \"2\" }")
+        .replace("path = \"recon.db\"", "path = \"other.db\"");
+    let removed = Arc::new(common::load_config(&dir, &text));
+    let not_applied = handle.reconfigure(removed).await.unwrap();
+    assert_eq!(
+        not_applied,
+        ["storage.path: changing the database needs a restart"]
+    );
+    let report = handle.reconcile_now().await.unwrap();
+    let names: Vec<&str> = report.exchanges.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(names, ["y"]);
+    assert!(report.discrepancies.is_empty(), "y now matches the ledger");
+    assert!(!dir.join("other.db").exists());
+    handle.shutdown().await;
+    join.await.unwrap();
+}

@@ -58,8 +58,7 @@ pub async fn start_engine(
             })
         })
         .collect();
-    let rendered = show_config::render(&cfg);
-    let fingerprint = hex::encode(Sha256::digest(rendered.as_bytes()));
+    let fingerprint = config_fingerprint(&cfg);
     let events = vec![
         AuditEvent::global(
             AuditKind::Startup,
@@ -89,6 +88,12 @@ pub async fn start_engine(
         store_thread,
         history,
     })
+}
+
+/// SHA-256 of the effective configuration as `recon config` renders it (secrets as
+/// `***`), recorded in `config_loaded` and `config_reloaded`.
+pub fn config_fingerprint(cfg: &TradingConfig) -> String {
+    hex::encode(Sha256::digest(show_config::render(cfg).as_bytes()))
 }
 
 /// Appends `shutdown` (best effort: a failing store is already being reported).

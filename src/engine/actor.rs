@@ -19,6 +19,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::{PortfolioReconciliationService, ReconciliationReport};
+use crate::config::TradingConfig;
 use crate::domain::{Asset, BalanceDiscrepancy, ExchangeName};
 use crate::error::ReconciliationError;
 use crate::store::thread::StoreHandle;
@@ -37,6 +38,10 @@ enum Request {
     },
     Acknowledged(Box<BalanceDiscrepancy>),
     SetPaused(bool),
+    Reconfigure {
+        config: Arc<TradingConfig>,
+        reply: oneshot::Sender<Vec<String>>,
+    },
     Shutdown {
         reply: oneshot::Sender<()>,
     },
@@ -120,6 +125,21 @@ impl ReconciliationHandle {
             .map_err(|_| ReconciliationError::EngineStopped)
     }
 
+    /// Hands the loop a reloaded configuration. The cycle in flight (if any) finishes on
+    /// the old one; the next cycle runs on the new one, at the new interval. Returns what
+    /// the service could not apply without a restart (one line each, naming the key).
+    pub async fn reconfigure(
+        &self,
+        config: Arc<TradingConfig>,
+    ) -> Result<Vec<String>, ReconciliationError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Request::Reconfigure { config, reply })
+            .await
+            .map_err(|_| ReconciliationError::EngineStopped)?;
+        rx.await.map_err(|_| ReconciliationError::EngineStopped)
+    }
+
     /// A page of the audit trail, newest first, strictly before `before`.
     pub async fn audit_page(
         &self,
@@ -174,6 +194,9 @@ pub struct ReconciliationActor<S> {
     /// Acknowledgements recorded recently. A cycle whose transaction committed just before
     /// an ack may finish after it; its report must not undo the ack on screen.
     recent_acks: Vec<BalanceDiscrepancy>,
+    /// A reload that arrived while the service was out running a cycle; applied as soon
+    /// as the cycle hands it back, before the next one starts.
+    pending_config: Option<(Arc<TradingConfig>, oneshot::Sender<Vec<String>>)>,
 }
 
 impl<S: PortfolioReconciliationService + 'static> ReconciliationActor<S> {
@@ -209,8 +232,9 @@ impl<S: PortfolioReconciliationService + 'static> ReconciliationActor<S> {
             queued: Vec::new(),
             again: false,
             recent_acks: Vec::new(),
+            pending_config: None,
         };
-        let join = tokio::spawn(actor.run(interval));
+        let join = tokio::spawn(actor.run());
         let handle = ReconciliationHandle {
             tx,
             view: view_rx,
@@ -246,6 +270,12 @@ impl<S: PortfolioReconciliationService + 'static> ReconciliationActor<S> {
     ) -> Result<Arc<ReconciliationReport>, Arc<ReconciliationError>> {
         self.service = Some(service);
         self.view.cycle_running = false;
+        if let Some((config, reply)) = self.pending_config.take() {
+            // Published before the reply, so the caller sees the new interval at once.
+            let not_applied = self.apply_config(config);
+            self.publish();
+            let _ = reply.send(not_applied);
+        }
         let reply: Result<Arc<ReconciliationReport>, Arc<ReconciliationError>> = match result {
             Ok(report) => {
                 let report = Arc::new(self.reapply_recent_acks(report));
@@ -289,6 +319,16 @@ impl<S: PortfolioReconciliationService + 'static> ReconciliationActor<S> {
         report
     }
 
+    /// Applies a reloaded configuration to the idle service; the interval takes effect
+    /// when the next cycle is scheduled.
+    fn apply_config(&mut self, config: Arc<TradingConfig>) -> Vec<String> {
+        self.view.interval = config.reconciliation.interval;
+        match self.service.as_mut() {
+            Some(service) => service.reconfigure(config),
+            None => vec!["the engine's service is gone; nothing applied".into()],
+        }
+    }
+
     fn answer_waiters(
         &mut self,
         reply: Result<Arc<ReconciliationReport>, Arc<ReconciliationError>>,
@@ -298,8 +338,10 @@ impl<S: PortfolioReconciliationService + 'static> ReconciliationActor<S> {
         }
     }
 
-    async fn run(mut self, interval: Duration) {
+    async fn run(mut self) {
         let mut next_at = Instant::now();
+        // When the last cycle ended, so a reload re-schedules from it at the new interval.
+        let mut last_done = Instant::now();
         let mut cycle: Option<CycleFuture<S>> = None;
         if !self.view.paused {
             cycle = self.start_cycle();
@@ -341,6 +383,24 @@ impl<S: PortfolioReconciliationService + 'static> ReconciliationActor<S> {
                         }
                         self.publish();
                     }
+                    Some(Request::Reconfigure { config, reply }) => {
+                        if idle {
+                            let not_applied = self.apply_config(config);
+                            next_at = last_done + self.view.interval;
+                            if !self.view.paused {
+                                self.view.next_cycle_at = Some(wall_clock(next_at));
+                            }
+                            self.publish();
+                            let _ = reply.send(not_applied);
+                        } else if let Some((_, superseded)) =
+                            self.pending_config.replace((config, reply))
+                        {
+                            // Two reloads during one cycle: only the newer one is applied.
+                            let _ = superseded.send(vec![
+                                "superseded by a newer reload before it was applied".into(),
+                            ]);
+                        }
+                    }
                     Some(Request::Acknowledged(d)) => {
                         if let Some(report) = &self.view.report {
                             self.view.report = Some(Arc::new(report.with_discrepancy(&d)));
@@ -352,7 +412,8 @@ impl<S: PortfolioReconciliationService + 'static> ReconciliationActor<S> {
                 (service, result) = async { cycle.as_mut().expect("guarded by is_some").await }, if cycle.is_some() => {
                     cycle = None;
                     let reply = self.finish_cycle(service, result);
-                    next_at = Instant::now() + interval;
+                    last_done = Instant::now();
+                    next_at = last_done + self.view.interval;
                     if !self.view.paused {
                         self.view.next_cycle_at = Some(wall_clock(next_at));
                     }

@@ -7,12 +7,15 @@ pub mod report;
 pub mod rules;
 pub mod service;
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 
 pub use actor::{EngineView, ReconciliationActor, ReconciliationHandle};
 pub use report::{ExchangeReport, ExchangeStatus, ReconciliationReport};
 pub use service::ConcretePortfolioReconciliationService;
 
+use crate::config::TradingConfig;
 use crate::domain::{Asset, BalanceDiscrepancy, ExchangeName};
 use crate::error::ReconciliationError;
 
@@ -31,4 +34,12 @@ pub trait PortfolioReconciliationService: Send {
         by: String,
         note: String,
     ) -> Result<BalanceDiscrepancy, ReconciliationError>;
+
+    /// Takes a reloaded configuration for the cycles to come (called between cycles).
+    /// Returns what could not be applied without a restart, one line per key; a service
+    /// that cannot reload at all says so.
+    fn reconfigure(&mut self, config: Arc<TradingConfig>) -> Vec<String> {
+        drop(config);
+        vec!["this service cannot reload its configuration; restart to apply it".into()]
+    }
 }

@@ -18,7 +18,7 @@ use super::report::{
 };
 use super::rules::{self, Finding};
 use super::PortfolioReconciliationService;
-use crate::config::TradingConfig;
+use crate::config::{ExchangeConfig, TradingConfig};
 use crate::domain::{format_amount, now_millis, Asset, BalanceDiscrepancy, ExchangeName};
 use crate::error::ReconciliationError;
 use crate::exchanges::resilience::{
@@ -91,6 +91,83 @@ impl ConcretePortfolioReconciliationService {
     pub fn store(&self) -> &StoreHandle {
         &self.store
     }
+
+    /// Switches to a reloaded configuration between cycles. Tolerance, severity, cycle
+    /// budget and interval apply as they are; the ledger source is rebuilt when `[ledger]`
+    /// or the fetch timeout changed; an exchange client is rebuilt when its entry, `[retry]`
+    /// or the fetch timeout changed, keeping its staleness and breaker (a breaker is reset
+    /// only when `[circuit_breaker]` changed); added exchanges start fresh and removed ones
+    /// stop being fetched. `[storage]` and `[logging]` need a restart: returned, one line
+    /// per key, and left as they were.
+    pub fn apply_config(&mut self, config: Arc<TradingConfig>) -> Vec<String> {
+        let old = self.config.clone();
+        let mut not_applied = Vec::new();
+        if config.storage_path != old.storage_path {
+            not_applied.push("storage.path: changing the database needs a restart".to_string());
+        }
+        if config.logging != old.logging {
+            not_applied.push("logging: log settings need a restart".to_string());
+        }
+        let fetch_changed = config.reconciliation.fetch_timeout != old.reconciliation.fetch_timeout;
+        if config.ledger != old.ledger || fetch_changed {
+            self.ledger =
+                LedgerSource::from_config(&config.ledger, config.reconciliation.fetch_timeout);
+        }
+        let clients_changed = fetch_changed || config.retry != old.retry;
+        let breaker_changed = config.circuit_breaker != old.circuit_breaker;
+        let cb = &config.circuit_breaker;
+        let mut previous = std::mem::take(&mut self.slots);
+        for entry in &config.exchanges {
+            let kept = previous
+                .iter()
+                .position(|s| s.client.name() == &entry.name)
+                .map(|i| previous.swap_remove(i));
+            let same_entry = old.exchange(&entry.name) == Some(entry);
+            let slot = match kept {
+                Some(slot) if same_entry && !clients_changed && !breaker_changed => slot,
+                Some(slot) => Slot {
+                    client: if same_entry && !clients_changed {
+                        slot.client
+                    } else {
+                        client_for(entry, &config)
+                    },
+                    breaker: if breaker_changed {
+                        CircuitBreaker::new(cb.failure_threshold, cb.open_for)
+                    } else {
+                        slot.breaker
+                    },
+                    last_ok_at: slot.last_ok_at,
+                    last_rows: slot.last_rows,
+                },
+                None => Slot {
+                    client: client_for(entry, &config),
+                    breaker: CircuitBreaker::new(cb.failure_threshold, cb.open_for),
+                    last_ok_at: None,
+                    last_rows: Vec::new(),
+                },
+            };
+            self.slots.push(slot);
+        }
+        // Kept as before: what is not applied is not pretended to be.
+        let mut applied = (*config).clone();
+        applied.storage_path = old.storage_path.clone();
+        applied.logging = old.logging.clone();
+        self.config = Arc::new(applied);
+        not_applied
+    }
+}
+
+/// An exchange's client; one whose client cannot be built (credentials unset) reports
+/// its error every cycle instead of disappearing.
+fn client_for(entry: &ExchangeConfig, config: &TradingConfig) -> Arc<dyn ExchangeClient> {
+    crate::exchanges::build_client(entry, config).unwrap_or_else(|err| {
+        tracing::error!(exchange = %entry.name, error = %err, "exchange unavailable");
+        Arc::new(crate::exchanges::Unavailable::new(
+            entry.name.clone(),
+            entry.kind,
+            err,
+        ))
+    })
 }
 
 /// How long past the cycle deadline the backstop waits for a client to return its own,
@@ -451,6 +528,10 @@ impl PortfolioReconciliationService for ConcretePortfolioReconciliationService {
         note: String,
     ) -> Result<BalanceDiscrepancy, ReconciliationError> {
         acknowledge(&self.store, exchange, asset, by, note).await
+    }
+
+    fn reconfigure(&mut self, config: Arc<TradingConfig>) -> Vec<String> {
+        self.apply_config(config)
     }
 }
 

@@ -36,6 +36,8 @@ pub enum AuditKind {
     DiscrepancyAcknowledged,
     /// A discrepancy disappeared in a successful fetch.
     DiscrepancyResolved,
+    /// A running daemon re-read its configuration (SIGHUP) and applied it.
+    ConfigReloaded,
 }
 
 impl AuditKind {
@@ -53,6 +55,7 @@ impl AuditKind {
             Self::DiscrepancyChanged => "discrepancy_changed",
             Self::DiscrepancyAcknowledged => "discrepancy_acknowledged",
             Self::DiscrepancyResolved => "discrepancy_resolved",
+            Self::ConfigReloaded => "config_reloaded",
         }
     }
 }
