@@ -432,7 +432,7 @@ pub fn error_reason(status: ExchangeStatus, error: &str) -> &'static str {
     if status == ExchangeStatus::CircuitOpen {
         return "circuit_open";
     }
-    const PREFIXES: [(&str, &str); 12] = [
+    const PREFIXES: [(&str, &str); 14] = [
         ("timed out after", "timeout"),
         ("cycle budget of", "cycle_budget"),
         ("connection failed", "connect"),
@@ -442,6 +442,9 @@ pub fn error_reason(status: ExchangeStatus, error: &str) -> &'static str {
         ("malformed response", "malformed"),
         ("bad amount", "amount"),
         ("incomplete listing", "incomplete"),
+        ("inconsistent listing", "inconsistent"),
+        // A bad ledger entry of this exchange (not a fetch fault, but it was not compared).
+        ("ledger ", "ledger"),
         ("configuration:", "config"),
         ("credentials:", "credentials"),
         ("circuit open", "circuit_open"),
@@ -597,7 +600,10 @@ mod tests {
                 "timeout",
             ),
             (
-                ExchangeError::CycleBudget { budget_ms: 2000 },
+                ExchangeError::CycleBudget {
+                    budget_ms: 2000,
+                    attempts: 0,
+                },
                 "cycle_budget",
             ),
             (
@@ -638,6 +644,7 @@ mod tests {
                 "amount",
             ),
             (ExchangeError::Incomplete("x".into()), "incomplete"),
+            (ExchangeError::Inconsistent("x".into()), "inconsistent"),
             (ExchangeError::Config("x".into()), "config"),
             (ExchangeError::Credentials("x".into()), "credentials"),
             (
@@ -665,6 +672,13 @@ mod tests {
                 "exchange 'x': timed out after 1000 ms"
             ),
             "timeout"
+        );
+        assert_eq!(
+            error_reason(
+                ExchangeStatus::Error,
+                "ledger ledger.toml: [b] BTC is a float (1.5): quote it"
+            ),
+            "ledger"
         );
         assert_eq!(
             error_reason(ExchangeStatus::Error, "something new"),
