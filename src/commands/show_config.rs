@@ -83,7 +83,10 @@ pub fn render(cfg: &TradingConfig) -> String {
     );
     root.insert(
         "storage".into(),
-        table([("path", s(cfg.storage_path.display()))]),
+        table([
+            ("path", s(cfg.storage_path.display())),
+            ("retain_days", Value::Integer(cfg.retain_days.into())),
+        ]),
     );
     let l = &cfg.logging;
     root.insert(
@@ -121,10 +124,20 @@ pub fn render(cfg: &TradingConfig) -> String {
     );
     root.insert(
         "alerts".into(),
-        table([(
-            "webhook_url",
-            s(if cfg.webhook_url.is_some() { "***" } else { "" }),
-        )]),
+        table([
+            (
+                "webhook_url",
+                s(if cfg.webhook_url.is_some() { "***" } else { "" }),
+            ),
+            ("for_secs", secs(cfg.alerts.hold_for)),
+            ("min_severity", s(cfg.alerts.min_severity)),
+            ("repeat_secs", cfg.alerts.repeat.map_or(Value::Integer(0), secs)),
+            ("timeout_ms", ms(cfg.alerts.timeout)),
+            (
+                "max_per_cycle",
+                Value::Integer(cfg.alerts.max_per_cycle.into()),
+            ),
+        ]),
     );
     root.insert("ui".into(), table([("theme", s(&cfg.theme))]));
     root.insert(
