@@ -14,6 +14,7 @@ pub mod domain;
 pub mod engine;
 pub mod error;
 pub mod exchanges;
+pub mod headless;
 pub mod ledger;
 pub mod logging;
 pub mod store;

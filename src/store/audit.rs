@@ -36,6 +36,10 @@ pub enum AuditKind {
     DiscrepancyAcknowledged,
     /// A discrepancy disappeared in a successful fetch.
     DiscrepancyResolved,
+    /// A webhook alert was delivered.
+    AlertSent,
+    /// A webhook alert could not be delivered (after its retries).
+    AlertFailed,
 }
 
 impl AuditKind {
@@ -53,6 +57,8 @@ impl AuditKind {
             Self::DiscrepancyChanged => "discrepancy_changed",
             Self::DiscrepancyAcknowledged => "discrepancy_acknowledged",
             Self::DiscrepancyResolved => "discrepancy_resolved",
+            Self::AlertSent => "alert_sent",
+            Self::AlertFailed => "alert_failed",
         }
     }
 }
