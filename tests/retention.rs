@@ -287,3 +287,92 @@ async fn the_idle_store_thread_prunes_without_being_asked() {
     thread.join();
     assert_eq!(count(&path, "SELECT COUNT(*) FROM balance_snapshots"), 3);
 }
+
+/// Growth of the database on a config: bytes per cycle before retention, and what stays
+/// once everything prunable is pruned (audit entries, discrepancy rows, baselines), plus
+/// audit entries per cycle. Printed, not asserted (run with
+/// `cargo test --test retention -- --ignored --nocapture`). The ledger is set to what
+/// the exchanges report after the first cycle, so only drift makes discrepancies.
+async fn growth(config: &str, cycles: u64) -> (f64, f64, f64, f64) {
+    use recon::engine::PortfolioReconciliationService;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("config.toml"), config).unwrap();
+    std::fs::write(dir.path().join("ledger.toml"), "").unwrap();
+    let cfg = std::sync::Arc::new(
+        recon::TradingConfig::load_with_env(&dir.path().join("config.toml"), Vec::new()).unwrap(),
+    );
+    let interval = cfg.reconciliation.interval.as_secs_f64();
+    let mut parts = recon::commands::start_engine(cfg.clone(), "tui").await.unwrap();
+    let first = parts.service.reconcile().await.unwrap();
+    let mut ledger = String::new();
+    for e in &first.exchanges {
+        ledger.push_str(&format!("[{}]\n", e.name));
+        for b in &e.balances {
+            ledger.push_str(&format!("\"{}\" = \"{}\"\n", b.asset, b.exchange));
+        }
+    }
+    std::fs::write(dir.path().join("ledger.toml"), ledger).unwrap();
+    // Warm up (the ledger change re-snapshots every pair once).
+    for _ in 0..3 {
+        parts.service.reconcile().await.unwrap();
+    }
+    let size = |p: &Path| {
+        let c = rusqlite::Connection::open(p).unwrap();
+        c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .unwrap();
+        let pages: i64 = c.query_row("PRAGMA page_count", [], |r| r.get(0)).unwrap();
+        let free: i64 = c.query_row("PRAGMA freelist_count", [], |r| r.get(0)).unwrap();
+        let page: i64 = c.query_row("PRAGMA page_size", [], |r| r.get(0)).unwrap();
+        ((pages - free) * page) as f64
+    };
+    let prune_all = |store: recon::store::thread::StoreHandle| async move {
+        let cutoff = Utc::now() + chrono::Duration::seconds(1);
+        store.call(move |repo| repo.prune_older_than(cutoff)).await.unwrap();
+    };
+    prune_all(parts.store.clone()).await;
+    let before = size(&cfg.storage_path);
+    let audit_before = count(&cfg.storage_path, "SELECT COUNT(*) FROM audit_log");
+    for _ in 0..cycles {
+        parts.service.reconcile().await.unwrap();
+    }
+    let after = size(&cfg.storage_path);
+    prune_all(parts.store.clone()).await;
+    let kept = size(&cfg.storage_path);
+    let audit = count(&cfg.storage_path, "SELECT COUNT(*) FROM audit_log") - audit_before;
+    drop(parts.service);
+    drop(parts.store);
+    parts.store_thread.join();
+    let per_cycle = (after - before) / cycles as f64;
+    let kept_per_cycle = (kept - before) / cycles as f64;
+    (
+        per_cycle,
+        kept_per_cycle,
+        86_400.0 / interval,
+        audit as f64 / cycles as f64,
+    )
+}
+
+#[tokio::test]
+#[ignore = "a measurement, not a test: prints bytes per cycle and per day"]
+async fn measure_storage_growth() {
+    let shipped = include_str!("../config.toml");
+    let mut soak = String::from(
+        "[reconciliation]\ninterval_secs = 0.05\n[storage]\npath = \"recon.db\"\n",
+    );
+    for i in 0..5 {
+        soak.push_str(&format!(
+            "[[exchanges]]\nname = \"sim{i}\"\nkind = \"simulated\"\nseed = {i}\nassets = 200\ndrift = \"{}\"\n",
+            if i == 0 { "0.0001" } else { "0" }
+        ));
+    }
+    for (name, config) in [("shipped", shipped), ("soak", soak.as_str())] {
+        let (per_cycle, kept, cycles_per_day, audit) = growth(config, 200).await;
+        println!(
+            "{name:8}: {per_cycle:6.0} B/cycle ({:7.1} MB/day, {:8.1} GB after 90 days without pruning); \
+             not prunable: {kept:6.0} B/cycle ({:7.1} MB/day); {audit:.2} audit entries/cycle",
+            per_cycle * cycles_per_day / 1e6,
+            per_cycle * cycles_per_day * 90.0 / 1e9,
+            kept * cycles_per_day / 1e6,
+        );
+    }
+}
