@@ -152,7 +152,10 @@ async fn run(r: Rig, cycles: u64, counts: &Counts) -> tempfile::TempDir {
 
 fn audit_events(dir: &std::path::Path, event: &str) -> Vec<recon::store::AuditEntry> {
     let repo = ReconciliationRepository::open(&dir.join("recon.db")).unwrap();
-    assert!(matches!(repo.verify_audit().unwrap(), ChainStatus::Intact { .. }));
+    assert!(matches!(
+        repo.verify_audit().unwrap(),
+        ChainStatus::Intact { .. }
+    ));
     repo.audit_page(None, 10_000)
         .unwrap()
         .into_iter()
@@ -205,7 +208,10 @@ async fn the_webhook_gets_each_event_once_over_many_unchanged_cycles() {
     let sent = audit_events(dir.path(), "alert_sent");
     assert_eq!(sent.len(), 2);
     let all = format!("{sent:?}");
-    assert!(!all.contains("SECRET-TOKEN") && !all.contains("127.0.0.1"), "{all}");
+    assert!(
+        !all.contains("SECRET-TOKEN") && !all.contains("127.0.0.1"),
+        "{all}"
+    );
 }
 
 #[tokio::test]
@@ -244,12 +250,20 @@ async fn a_receiver_answering_500_is_tried_three_times_counted_audited_and_the_l
         assert!(tokio::time::Instant::now() < deadline, "no failure counted");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert_eq!(receiver.requests.load(Ordering::SeqCst), 3, "3 tries, then given up");
+    assert_eq!(
+        receiver.requests.load(Ordering::SeqCst),
+        3,
+        "3 tries, then given up"
+    );
     // The loop goes on: the exchange fails once later, and that news gets through.
     a.inject(vec![Fault::Auth]);
     let deadline = tokio::time::Instant::now() + WAIT;
     while receiver.events().len() < 2 {
-        assert!(tokio::time::Instant::now() < deadline, "{:?}", receiver.events());
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{:?}",
+            receiver.events()
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(
@@ -260,7 +274,10 @@ async fn a_receiver_answering_500_is_tried_three_times_counted_audited_and_the_l
         ]
     );
     token.cancel();
-    tokio::time::timeout(WAIT, dispatcher).await.unwrap().unwrap();
+    tokio::time::timeout(WAIT, dispatcher)
+        .await
+        .unwrap()
+        .unwrap();
     handle.shutdown().await;
     actor.await.unwrap();
     drop(handle);
@@ -317,9 +334,10 @@ async fn a_restart_resends_nothing_and_a_later_resolution_carries_its_duration()
     assert_eq!(new[1]["id"], "a:BTC");
     assert_eq!(new[1]["severity"], "critical");
     assert!(new[1]["duration_secs"].as_i64().unwrap() >= 0);
-    assert!(bodies[2..]
-        .iter()
-        .any(|b| b["text"].as_str().unwrap().starts_with("recon: RESOLVED critical discrepancy a:BTC after ")));
+    assert!(bodies[2..].iter().any(|b| b["text"]
+        .as_str()
+        .unwrap()
+        .starts_with("recon: RESOLVED critical discrepancy a:BTC after ")));
     assert_eq!(counts.get(), (4, 0));
     assert_eq!(audit_events(dir.path(), "alert_sent").len(), 4);
 }
@@ -332,7 +350,10 @@ async fn an_unreachable_webhook_fails_in_three_tries_without_showing_its_url() {
         .local_addr()
         .unwrap()
         .port();
-    let url = url::Url::parse(&format!("http://127.0.0.1:{port}/services/{TOKEN}?key=QUERYKEY")).unwrap();
+    let url = url::Url::parse(&format!(
+        "http://127.0.0.1:{port}/services/{TOKEN}?key=QUERYKEY"
+    ))
+    .unwrap();
     let d = recon::headless::alerts::webhook::post(
         &reqwest::Client::new(),
         &url,
@@ -347,4 +368,92 @@ async fn an_unreachable_webhook_fails_in_three_tries_without_showing_its_url() {
     for secret in ["SECRET-TOKEN", "QUERYKEY", "services"] {
         assert!(!err.contains(secret), "{err}");
     }
+}
+
+/// A report of exchange `a` with one critical gap, as the actor would broadcast it.
+fn report_with_gap(id: i64) -> Arc<recon::ReconciliationReport> {
+    use recon::domain::{
+        Asset, BalanceDiscrepancy, DiscrepancyId, DiscrepancyKind, DiscrepancySeverity,
+        ExchangeName, ReconciliationStatus,
+    };
+    use recon::engine::report::{CircuitState, ExchangeReport, ExchangeStatus};
+    use rust_decimal::Decimal;
+    let at = chrono::DateTime::from_timestamp_millis(1_790_000_000_000 + id * 1000).unwrap();
+    let (e, asset) = (ExchangeName::new("a"), Asset::parse("BTC").unwrap());
+    Arc::new(recon::ReconciliationReport {
+        id,
+        started_at: at,
+        finished_at: at,
+        duration_ms: 1,
+        status: ReconciliationStatus::Discrepancies,
+        worst_severity: Some(DiscrepancySeverity::Critical),
+        ledger_error: None,
+        exchanges: vec![ExchangeReport {
+            name: e.clone(),
+            kind: recon::exchanges::ExchangeKind::Simulated,
+            status: ExchangeStatus::Ok,
+            latency_ms: 1,
+            attempts: 1,
+            error: None,
+            balances: vec![],
+            coverage: recon::exchanges::Coverage::default(),
+            last_ok_at: Some(at),
+            circuit: CircuitState::Closed,
+        }],
+        discrepancies: vec![BalanceDiscrepancy {
+            id: DiscrepancyId::new(&e, &asset),
+            exchange: e,
+            asset,
+            kind: DiscrepancyKind::Mismatch,
+            local: Decimal::new(15, 1),
+            exchange_amount: Decimal::new(14, 1),
+            difference: Decimal::new(-1, 1),
+            relative: Decimal::new(666_666_666_667, 13),
+            severity: DiscrepancySeverity::Critical,
+            allowed: Decimal::new(15, 5),
+            tolerance_source: "default".into(),
+            opened_at: chrono::DateTime::from_timestamp_millis(1_790_000_000_000).unwrap(),
+            acknowledgement: None,
+        }],
+    })
+}
+
+#[tokio::test]
+async fn a_lagging_dispatcher_skips_the_reports_it_missed_and_carries_on() {
+    let receiver = Receiver::default();
+    let url = serve(receiver.clone()).await;
+    let r = rig(&extra(&url), "", &["a"], |_| vec![]);
+    let (_config_tx, config_rx) = tokio::sync::watch::channel(r.cfg.clone());
+    let (tx, rx) = tokio::sync::broadcast::channel(2);
+    let counts = Counts::default();
+    let dispatcher = recon::headless::alerts::spawn(
+        config_rx,
+        r.store.clone(),
+        rx,
+        counts.callback(),
+        CancellationToken::new(),
+    );
+    // On this single-threaded runtime the dispatcher has not run yet: 5 reports into a
+    // channel of 2 make it lag by 3.
+    for id in 1..=5 {
+        tx.send(report_with_gap(id)).unwrap();
+    }
+    drop(tx);
+    tokio::time::timeout(WAIT, dispatcher)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        receiver.events(),
+        vec![("opened".to_string(), "a:BTC".to_string())]
+    );
+    assert_eq!(
+        receiver.bodies()[0]["id"],
+        4,
+        "the first report after the gap"
+    );
+    assert_eq!(counts.get(), (1, 0));
+    drop(r.service);
+    drop(r.store);
+    r.thread.join();
 }

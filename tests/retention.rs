@@ -12,8 +12,8 @@ use recon::domain::{
 use recon::store::retention::{PruneStats, Schedule};
 use recon::store::thread::StoreHandle;
 use recon::store::{
-    ChainStatus, CycleInput, CyclePlan, DiscrepancyWrite, ExchangeRecord,
-    ReconciliationRepository, SnapshotRow,
+    ChainStatus, CycleInput, CyclePlan, DiscrepancyWrite, ExchangeRecord, ReconciliationRepository,
+    SnapshotRow,
 };
 use rust_decimal::Decimal;
 
@@ -156,7 +156,10 @@ fn pruning_keeps_the_baseline_the_last_ok_the_audit_and_every_discrepancy() {
     let path = dir.path().join("recon.db");
     history(&path);
     let audit_before = count(&path, "SELECT COUNT(*) FROM audit_log");
-    let last_ok_before = ReconciliationRepository::open(&path).unwrap().last_ok().unwrap();
+    let last_ok_before = ReconciliationRepository::open(&path)
+        .unwrap()
+        .last_ok()
+        .unwrap();
 
     let mut repo = ReconciliationRepository::open(&path).unwrap();
     let stats = repo.prune_older_than(days_ago(90)).unwrap();
@@ -166,12 +169,18 @@ fn pruning_keeps_the_baseline_the_last_ok_the_audit_and_every_discrepancy() {
         "BTC in cycles 1-3; x in 1-3 and y in 1 and 3; cycle 3"
     );
     assert_eq!(
-        ids(&path, "SELECT asset || '@' || cycle_id FROM balance_snapshots ORDER BY cycle_id, asset"),
+        ids(
+            &path,
+            "SELECT asset || '@' || cycle_id FROM balance_snapshots ORDER BY cycle_id, asset"
+        ),
         vec!["ETH@1", "BTC@4", "BTC@5"],
         "ETH's only snapshot is its baseline, however old"
     );
     assert_eq!(
-        ids(&path, "SELECT exchange || '@' || cycle_id FROM cycle_exchanges ORDER BY cycle_id, exchange"),
+        ids(
+            &path,
+            "SELECT exchange || '@' || cycle_id FROM cycle_exchanges ORDER BY cycle_id, exchange"
+        ),
         vec!["y@2", "x@4", "y@4", "x@5", "y@5"],
         "y's last success survives"
     );
@@ -184,8 +193,14 @@ fn pruning_keeps_the_baseline_the_last_ok_the_audit_and_every_discrepancy() {
     assert_eq!(count(&path, "SELECT COUNT(*) FROM discrepancies"), 1);
     assert_eq!(count(&path, "SELECT COUNT(*) FROM acknowledgements"), 1);
     let open = repo.open_discrepancies().unwrap();
-    assert_eq!(open[0].discrepancy.acknowledgement.as_ref().unwrap().by, "ana");
-    assert!(matches!(repo.verify_audit().unwrap(), ChainStatus::Intact { .. }));
+    assert_eq!(
+        open[0].discrepancy.acknowledgement.as_ref().unwrap().by,
+        "ana"
+    );
+    assert!(matches!(
+        repo.verify_audit().unwrap(),
+        ChainStatus::Intact { .. }
+    ));
     // A second round finds nothing more, and the next cycle still writes only changes.
     assert_eq!(
         repo.prune_older_than(days_ago(90)).unwrap(),
@@ -201,7 +216,10 @@ fn pruning_keeps_the_baseline_the_last_ok_the_audit_and_every_discrepancy() {
         vec![],
     );
     assert_eq!(count(&path, "SELECT COUNT(*) FROM balance_snapshots"), 3);
-    assert!(matches!(repo.verify_audit().unwrap(), ChainStatus::Intact { .. }));
+    assert!(matches!(
+        repo.verify_audit().unwrap(),
+        ChainStatus::Intact { .. }
+    ));
 }
 
 #[test]
@@ -237,7 +255,10 @@ fn thousands_of_rows_go_in_batches_and_the_file_shrinks() {
     );
     assert_eq!(count(&path, "SELECT COUNT(*) FROM balance_snapshots"), 200);
     let repo = ReconciliationRepository::open(&path).unwrap();
-    assert!(matches!(repo.verify_audit().unwrap(), ChainStatus::Intact { .. }));
+    assert!(matches!(
+        repo.verify_audit().unwrap(),
+        ChainStatus::Intact { .. }
+    ));
 }
 
 #[test]
@@ -247,12 +268,15 @@ fn a_database_made_before_retention_is_switched_to_incremental_vacuum_on_open() 
     history(&path);
     {
         let conn = rusqlite::Connection::open(&path).unwrap();
-        conn.execute_batch("PRAGMA auto_vacuum = NONE; VACUUM;").unwrap();
+        conn.execute_batch("PRAGMA auto_vacuum = NONE; VACUUM;")
+            .unwrap();
     }
     assert_eq!(count(&path, "PRAGMA auto_vacuum"), 0);
     let repo = ReconciliationRepository::open(&path).unwrap();
     assert_eq!(count(&path, "PRAGMA auto_vacuum"), 2);
-    assert!(matches!(repo.verify_audit().unwrap(), ChainStatus::Intact { entries, .. } if entries > 5));
+    assert!(
+        matches!(repo.verify_audit().unwrap(), ChainStatus::Intact { entries, .. } if entries > 5)
+    );
     assert_eq!(count(&path, "SELECT COUNT(*) FROM cycles"), 5);
 }
 
@@ -282,7 +306,10 @@ async fn the_idle_store_thread_prunes_without_being_asked() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     // Jobs still run, and the thread ends when the last handle goes.
-    assert_eq!(store.call(|repo| repo.last_cycle_id()).await.unwrap(), Some(5));
+    assert_eq!(
+        store.call(|repo| repo.last_cycle_id()).await.unwrap(),
+        Some(5)
+    );
     drop(store);
     thread.join();
     assert_eq!(count(&path, "SELECT COUNT(*) FROM balance_snapshots"), 3);
@@ -302,7 +329,9 @@ async fn growth(config: &str, cycles: u64) -> (f64, f64, f64, f64) {
         recon::TradingConfig::load_with_env(&dir.path().join("config.toml"), Vec::new()).unwrap(),
     );
     let interval = cfg.reconciliation.interval.as_secs_f64();
-    let mut parts = recon::commands::start_engine(cfg.clone(), "tui").await.unwrap();
+    let mut parts = recon::commands::start_engine(cfg.clone(), "tui")
+        .await
+        .unwrap();
     let first = parts.service.reconcile().await.unwrap();
     let mut ledger = String::new();
     for e in &first.exchanges {
@@ -321,13 +350,18 @@ async fn growth(config: &str, cycles: u64) -> (f64, f64, f64, f64) {
         c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
             .unwrap();
         let pages: i64 = c.query_row("PRAGMA page_count", [], |r| r.get(0)).unwrap();
-        let free: i64 = c.query_row("PRAGMA freelist_count", [], |r| r.get(0)).unwrap();
+        let free: i64 = c
+            .query_row("PRAGMA freelist_count", [], |r| r.get(0))
+            .unwrap();
         let page: i64 = c.query_row("PRAGMA page_size", [], |r| r.get(0)).unwrap();
         ((pages - free) * page) as f64
     };
     let prune_all = |store: recon::store::thread::StoreHandle| async move {
         let cutoff = Utc::now() + chrono::Duration::seconds(1);
-        store.call(move |repo| repo.prune_older_than(cutoff)).await.unwrap();
+        store
+            .call(move |repo| repo.prune_older_than(cutoff))
+            .await
+            .unwrap();
     };
     prune_all(parts.store.clone()).await;
     let before = size(&cfg.storage_path);
@@ -356,9 +390,8 @@ async fn growth(config: &str, cycles: u64) -> (f64, f64, f64, f64) {
 #[ignore = "a measurement, not a test: prints bytes per cycle and per day"]
 async fn measure_storage_growth() {
     let shipped = include_str!("../config.toml");
-    let mut soak = String::from(
-        "[reconciliation]\ninterval_secs = 0.05\n[storage]\npath = \"recon.db\"\n",
-    );
+    let mut soak =
+        String::from("[reconciliation]\ninterval_secs = 0.05\n[storage]\npath = \"recon.db\"\n");
     for i in 0..5 {
         soak.push_str(&format!(
             "[[exchanges]]\nname = \"sim{i}\"\nkind = \"simulated\"\nseed = {i}\nassets = 200\ndrift = \"{}\"\n",

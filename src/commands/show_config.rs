@@ -131,7 +131,10 @@ pub fn render(cfg: &TradingConfig) -> String {
             ),
             ("for_secs", secs(cfg.alerts.hold_for)),
             ("min_severity", s(cfg.alerts.min_severity)),
-            ("repeat_secs", cfg.alerts.repeat.map_or(Value::Integer(0), secs)),
+            (
+                "repeat_secs",
+                cfg.alerts.repeat.map_or(Value::Integer(0), secs),
+            ),
             ("timeout_ms", ms(cfg.alerts.timeout)),
             (
                 "max_per_cycle",
@@ -223,12 +226,20 @@ mod tests {
         let cfg = load(text);
         let rendered = render(&cfg);
         assert!(rendered.contains("retain_days = 30\n"), "{rendered}");
-        assert!(rendered.contains("min_severity = \"critical\"\n"), "{rendered}");
+        assert!(
+            rendered.contains("min_severity = \"critical\"\n"),
+            "{rendered}"
+        );
         assert!(rendered.contains("repeat_secs = 0.5\n"), "{rendered}");
         let back = load(&rendered);
         assert_eq!(back.alerts, cfg.alerts);
         assert_eq!(back.retain_days, 30);
-        let defaults = render(&load("[[exchanges]]\nname = \"x\"\nkind = \"simulated\"\nbalances = {}\n"));
-        assert!(defaults.contains("for_secs = 0\n") && defaults.contains("repeat_secs = 0\n"), "{defaults}");
+        let defaults = render(&load(
+            "[[exchanges]]\nname = \"x\"\nkind = \"simulated\"\nbalances = {}\n",
+        ));
+        assert!(
+            defaults.contains("for_secs = 0\n") && defaults.contains("repeat_secs = 0\n"),
+            "{defaults}"
+        );
     }
 }

@@ -493,7 +493,8 @@ mod tests {
 
     #[test]
     fn bad_alert_and_retention_values_name_the_key() {
-        let cases: &[(&str, &[(&str, &str)], &str)] = &[
+        type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+        let cases: &[Case] = &[
             ("[storage]\nretain_days = 0\n", &[], "c.toml: storage.retain_days: 0 must be between 1 and 36500"),
             ("[alerts]\nfor_secs = -1\n", &[], "c.toml: alerts.for_secs: -1 must be between 0 and 604800 seconds (one week)"),
             ("[alerts]\nrepeat_secs = 1e9\n", &[], "c.toml: alerts.repeat_secs: 1000000000 must be between 0 and 604800 seconds (one week)"),

@@ -415,7 +415,9 @@ impl ReconciliationRepository {
                 "retention: pruned old rows"
             ),
             Ok(_) => {}
-            Err(e) => tracing::warn!(database = %self.path, error = %e, "retention: pruning failed; retrying next round"),
+            Err(e) => {
+                tracing::warn!(database = %self.path, error = %e, "retention: pruning failed; retrying next round")
+            }
         }
     }
 

@@ -153,9 +153,8 @@ fn cut_cycle(conn: &Connection, cutoff: DateTime<Utc>) -> rusqlite::Result<Optio
     let (Some(mut lo), Some(mut hi)) = bounds else {
         return Ok(None);
     };
-    let mut first_at = conn.prepare_cached(
-        "SELECT id, finished_at FROM cycles WHERE id >= ?1 ORDER BY id LIMIT 1",
-    )?;
+    let mut first_at = conn
+        .prepare_cached("SELECT id, finished_at FROM cycles WHERE id >= ?1 ORDER BY id LIMIT 1")?;
     let mut best = None;
     // Invariant: every old cycle found so far is <= best; search [lo, hi].
     while lo <= hi {

@@ -26,7 +26,11 @@ pub struct Post {
 
 /// The POSTs for one cycle's events: one per event, or a single digest when there are
 /// more than `max_per_cycle`.
-pub fn posts(report: &ReconciliationReport, events: &[AlertEvent], max_per_cycle: u32) -> Vec<Post> {
+pub fn posts(
+    report: &ReconciliationReport,
+    events: &[AlertEvent],
+    max_per_cycle: u32,
+) -> Vec<Post> {
     if events.is_empty() {
         return Vec::new();
     }
@@ -58,7 +62,10 @@ fn body(report: &ReconciliationReport, event: &str, events: &[&AlertEvent]) -> V
             "alerts".into(),
             Value::Array(events.iter().map(|e| alert_json(e)).collect()),
         );
-        map.insert("content".into(), json!(truncate_chars(&text, DISCORD_MAX_CHARS)));
+        map.insert(
+            "content".into(),
+            json!(truncate_chars(&text, DISCORD_MAX_CHARS)),
+        );
         map.insert("text".into(), json!(text));
     }
     v
@@ -78,10 +85,7 @@ pub fn alert_json(e: &AlertEvent) -> Value {
         m.insert("previous_severity".into(), json!(s.as_str()));
     }
     if let Some(lasted) = e.lasted {
-        m.insert(
-            "duration_secs".into(),
-            json!(lasted.num_seconds().max(0)),
-        );
+        m.insert("duration_secs".into(), json!(lasted.num_seconds().max(0)));
     }
     if let Some(d) = &e.discrepancy {
         m.insert("id".into(), json!(d.id.as_str()));

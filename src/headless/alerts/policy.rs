@@ -160,7 +160,10 @@ pub fn decide(
         let subject = d.id.as_str().to_string();
         present.insert(subject.clone());
         let mut st = match prev.get(&subject) {
-            Some(p) if p.episode_at == d.opened_at => p.clone(),
+            // Compared at the millisecond precision the store keeps.
+            Some(p) if p.episode_at.timestamp_millis() == d.opened_at.timestamp_millis() => {
+                p.clone()
+            }
             // A new episode whose predecessor resolved in a report this dispatcher never
             // saw (it lagged): start over, but remember the webhook knew the id.
             Some(p) => AlertRecord {

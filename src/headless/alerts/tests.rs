@@ -39,7 +39,12 @@ fn cfg() -> AlertsConfig {
     }
 }
 
-fn gap(exchange: &str, asset: &str, severity: DiscrepancySeverity, diff: &str) -> BalanceDiscrepancy {
+fn gap(
+    exchange: &str,
+    asset: &str,
+    severity: DiscrepancySeverity,
+    diff: &str,
+) -> BalanceDiscrepancy {
     let (e, a) = (ExchangeName::new(exchange), Asset::parse(asset).unwrap());
     let difference: Decimal = diff.parse().unwrap();
     BalanceDiscrepancy {
@@ -78,7 +83,11 @@ fn exchange(name: &str, status: ExchangeStatus) -> ExchangeReport {
     }
 }
 
-fn report(secs: i64, exchanges: Vec<ExchangeReport>, gaps: Vec<BalanceDiscrepancy>) -> ReconciliationReport {
+fn report(
+    secs: i64,
+    exchanges: Vec<ExchangeReport>,
+    gaps: Vec<BalanceDiscrepancy>,
+) -> ReconciliationReport {
     ReconciliationReport {
         id: secs,
         started_at: at(secs),
@@ -97,13 +106,26 @@ fn ok_x() -> Vec<ExchangeReport> {
 }
 
 /// Runs the policy on a report, all deliveries succeeding; returns the event kinds.
-fn step(state: &mut State, r: &ReconciliationReport, cfg: &AlertsConfig) -> Vec<(EventKind, String)> {
+fn step(
+    state: &mut State,
+    r: &ReconciliationReport,
+    cfg: &AlertsConfig,
+) -> Vec<(EventKind, String)> {
     step_with(state, r, cfg, true)
 }
 
-fn step_with(state: &mut State, r: &ReconciliationReport, cfg: &AlertsConfig, ok: bool) -> Vec<(EventKind, String)> {
+fn step_with(
+    state: &mut State,
+    r: &ReconciliationReport,
+    cfg: &AlertsConfig,
+    ok: bool,
+) -> Vec<(EventKind, String)> {
     let d = decide(state, r, cfg, r.finished_at);
-    let kinds = d.events.iter().map(|e| (e.kind, e.subject.clone())).collect();
+    let kinds = d
+        .events
+        .iter()
+        .map(|e| (e.kind, e.subject.clone()))
+        .collect();
     let outcomes = vec![ok; d.events.len()];
     *state = settle(d, &outcomes, r.finished_at);
     kinds
@@ -118,7 +140,11 @@ fn an_unchanged_gap_alerts_once_over_ten_reports() {
     let mut st = State::new();
     let mut all = Vec::new();
     for i in 0..10 {
-        let r = report(i * 30, ok_x(), vec![gap("x", "BTC", DiscrepancySeverity::Critical, "-0.1")]);
+        let r = report(
+            i * 30,
+            ok_x(),
+            vec![gap("x", "BTC", DiscrepancySeverity::Critical, "-0.1")],
+        );
         all.extend(step(&mut st, &r, &cfg()));
     }
     assert_eq!(all, vec![(EventKind::Opened, "x:BTC".to_string())]);
@@ -134,7 +160,14 @@ fn for_secs_holds_back_a_flapping_gap() {
     let g = || vec![gap("x", "BTC", DiscrepancySeverity::Critical, "-0.1")];
     // Present 30 s, gone, present 30 s, gone: never counted for 60 s in a row.
     let mut all = Vec::new();
-    for (secs, present) in [(0, true), (30, true), (40, false), (50, true), (80, true), (90, false)] {
+    for (secs, present) in [
+        (0, true),
+        (30, true),
+        (40, false),
+        (50, true),
+        (80, true),
+        (90, false),
+    ] {
         let mut gaps = if present { g() } else { vec![] };
         for d in &mut gaps {
             d.opened_at = at(if secs < 40 { 0 } else { 50 });
@@ -146,18 +179,35 @@ fn for_secs_holds_back_a_flapping_gap() {
     // Held for the full minute: it alerts, once.
     let mut gaps = g();
     gaps[0].opened_at = at(100);
-    assert_eq!(step(&mut st, &report(100, ok_x(), gaps.clone()), &cfg), vec![]);
-    assert_eq!(step(&mut st, &report(159, ok_x(), gaps.clone()), &cfg), vec![]);
-    assert_eq!(kinds(&step(&mut st, &report(160, ok_x(), gaps.clone()), &cfg)), vec![EventKind::Opened]);
+    assert_eq!(
+        step(&mut st, &report(100, ok_x(), gaps.clone()), &cfg),
+        vec![]
+    );
+    assert_eq!(
+        step(&mut st, &report(159, ok_x(), gaps.clone()), &cfg),
+        vec![]
+    );
+    assert_eq!(
+        kinds(&step(&mut st, &report(160, ok_x(), gaps.clone()), &cfg)),
+        vec![EventKind::Opened]
+    );
     assert_eq!(step(&mut st, &report(220, ok_x(), gaps), &cfg), vec![]);
 }
 
 #[test]
 fn below_min_severity_never_alerts_and_rising_to_it_opens() {
     let mut st = State::new();
-    let r = report(0, ok_x(), vec![gap("x", "SOL", DiscrepancySeverity::Medium, "-0.5")]);
+    let r = report(
+        0,
+        ok_x(),
+        vec![gap("x", "SOL", DiscrepancySeverity::Medium, "-0.5")],
+    );
     assert_eq!(step(&mut st, &r, &cfg()), vec![]);
-    let r = report(10, ok_x(), vec![gap("x", "SOL", DiscrepancySeverity::High, "-5")]);
+    let r = report(
+        10,
+        ok_x(),
+        vec![gap("x", "SOL", DiscrepancySeverity::High, "-5")],
+    );
     assert_eq!(kinds(&step(&mut st, &r, &cfg())), vec![EventKind::Opened]);
 }
 
@@ -167,7 +217,10 @@ fn escalation_goes_out_once_per_new_high_and_not_when_it_falls_back() {
     let sev = |s, secs| report(secs, ok_x(), vec![gap("x", "BTC", s, "-0.1")]);
     use DiscrepancySeverity::*;
     let mut all = Vec::new();
-    for (i, s) in [High, High, Critical, High, Critical, Critical].into_iter().enumerate() {
+    for (i, s) in [High, High, Critical, High, Critical, Critical]
+        .into_iter()
+        .enumerate()
+    {
         all.extend(kinds(&step(&mut st, &sev(s, i as i64 * 10), &cfg())));
     }
     assert_eq!(all, vec![EventKind::Opened, EventKind::Escalated]);
@@ -194,7 +247,10 @@ fn resolved_carries_how_long_it_was_open_and_only_after_an_opened() {
     let body = payload::alert_json(&d.events[0]);
     assert_eq!(body["duration_secs"], 125);
     assert_eq!(body["id"], "x:BTC");
-    assert_eq!(payload::line(&d.events[0]), "RESOLVED critical discrepancy x:BTC after 2m 5s");
+    assert_eq!(
+        payload::line(&d.events[0]),
+        "RESOLVED critical discrepancy x:BTC after 2m 5s"
+    );
     st = settle(d, &[true], at(125));
     assert!(st.is_empty());
     // A medium gap never alerted: its resolution is no news either.
@@ -207,12 +263,26 @@ fn resolved_carries_how_long_it_was_open_and_only_after_an_opened() {
 #[test]
 fn a_failed_exchange_never_resolves_its_gaps() {
     let mut st = State::new();
-    step(&mut st, &report(0, ok_x(), vec![gap("x", "BTC", DiscrepancySeverity::Critical, "-0.1")]), &cfg());
+    step(
+        &mut st,
+        &report(
+            0,
+            ok_x(),
+            vec![gap("x", "BTC", DiscrepancySeverity::Critical, "-0.1")],
+        ),
+        &cfg(),
+    );
     let down = report(10, vec![exchange("x", ExchangeStatus::Error)], vec![]);
-    assert_eq!(kinds(&step(&mut st, &down, &cfg())), vec![EventKind::ExchangeDown]);
+    assert_eq!(
+        kinds(&step(&mut st, &down, &cfg())),
+        vec![EventKind::ExchangeDown]
+    );
     let mut ledger_broken = report(20, ok_x(), vec![]);
     ledger_broken.ledger_error = Some("ledger.toml: cannot read".into());
-    assert_eq!(kinds(&step(&mut st, &ledger_broken, &cfg())), vec![EventKind::ExchangeUp]);
+    assert_eq!(
+        kinds(&step(&mut st, &ledger_broken, &cfg())),
+        vec![EventKind::ExchangeUp]
+    );
     assert!(st.contains_key("x:BTC"));
 }
 
@@ -228,11 +298,17 @@ fn acknowledged_gaps_are_silent_and_a_lapsed_ack_reopens() {
         difference: g.difference,
     });
     for i in 1..5 {
-        assert_eq!(step(&mut st, &report(i * 10, ok_x(), vec![g.clone()]), &cfg()), vec![]);
+        assert_eq!(
+            step(&mut st, &report(i * 10, ok_x(), vec![g.clone()]), &cfg()),
+            vec![]
+        );
     }
     g.acknowledgement = None;
     g.difference = Decimal::new(-3, 0);
-    assert_eq!(kinds(&step(&mut st, &report(60, ok_x(), vec![g.clone()]), &cfg())), vec![EventKind::Reopened]);
+    assert_eq!(
+        kinds(&step(&mut st, &report(60, ok_x(), vec![g.clone()]), &cfg())),
+        vec![EventKind::Reopened]
+    );
     assert_eq!(step(&mut st, &report(70, ok_x(), vec![g]), &cfg()), vec![]);
 }
 
@@ -281,23 +357,39 @@ fn repeat_secs_reminds_of_a_still_firing_alert() {
     for m in 0..=130 {
         all.extend(kinds(&step(&mut st, &report(m * 60, ok_x(), g()), &cfg)));
     }
-    assert_eq!(all, vec![EventKind::Opened, EventKind::Reminder, EventKind::Reminder]);
+    assert_eq!(
+        all,
+        vec![EventKind::Opened, EventKind::Reminder, EventKind::Reminder]
+    );
 }
 
 #[test]
 fn a_failed_delivery_is_owed_and_retried_after_a_pause_not_every_cycle() {
     let mut st = State::new();
     let g = || vec![gap("x", "BTC", DiscrepancySeverity::Critical, "-0.1")];
-    assert_eq!(kinds(&step_with(&mut st, &report(0, ok_x(), g()), &cfg(), false)), vec![EventKind::Opened]);
+    assert_eq!(
+        kinds(&step_with(&mut st, &report(0, ok_x(), g()), &cfg(), false)),
+        vec![EventKind::Opened]
+    );
     assert_eq!(step(&mut st, &report(30, ok_x(), g()), &cfg()), vec![]);
-    assert_eq!(kinds(&step(&mut st, &report(60, ok_x(), g()), &cfg())), vec![EventKind::Opened]);
+    assert_eq!(
+        kinds(&step(&mut st, &report(60, ok_x(), g()), &cfg())),
+        vec![EventKind::Opened]
+    );
     assert_eq!(step(&mut st, &report(90, ok_x(), g()), &cfg()), vec![]);
 }
 
 #[test]
 fn more_than_max_per_cycle_events_go_out_as_one_digest() {
     let gaps: Vec<_> = (0..12)
-        .map(|i| gap("x", &format!("A{i:02}"), DiscrepancySeverity::Critical, "-0.1"))
+        .map(|i| {
+            gap(
+                "x",
+                &format!("A{i:02}"),
+                DiscrepancySeverity::Critical,
+                "-0.1",
+            )
+        })
         .collect();
     let r = report(0, ok_x(), gaps);
     let d = decide(&State::new(), &r, &cfg(), at(0));
@@ -307,15 +399,24 @@ fn more_than_max_per_cycle_events_go_out_as_one_digest() {
     assert_eq!(posts[0].event, "digest");
     assert_eq!(posts[0].body["event"], "digest");
     assert_eq!(posts[0].body["alerts"].as_array().unwrap().len(), 12);
-    assert!(posts[0].body["text"].as_str().unwrap().starts_with("recon: 12 alert events (12 opened): OPENED critical discrepancy x:A00"));
+    assert!(posts[0].body["text"]
+        .as_str()
+        .unwrap()
+        .starts_with("recon: 12 alert events (12 opened): OPENED critical discrepancy x:A00"));
     let posts = payload::posts(&r, &d.events[..10], 10);
     assert_eq!(posts.len(), 10);
-    assert!(posts.iter().all(|p| p.event == "opened" && p.events.len() == 1));
+    assert!(posts
+        .iter()
+        .all(|p| p.event == "opened" && p.events.len() == 1));
 }
 
 #[test]
 fn payload_is_the_report_plus_event_alerts_text_and_content_with_decimals_as_strings() {
-    let r = report(0, ok_x(), vec![gap("x", "BTC", DiscrepancySeverity::Critical, "-0.1")]);
+    let r = report(
+        0,
+        ok_x(),
+        vec![gap("x", "BTC", DiscrepancySeverity::Critical, "-0.1")],
+    );
     let d = decide(&State::new(), &r, &cfg(), at(0));
     let posts = payload::posts(&r, &d.events, 10);
     let b = &posts[0].body;
@@ -339,7 +440,14 @@ fn payload_is_the_report_plus_event_alerts_text_and_content_with_decimals_as_str
 #[test]
 fn discord_content_of_a_huge_digest_stays_within_2000_characters() {
     let gaps: Vec<_> = (0..300)
-        .map(|i| gap("exchange-ü-€", &format!("TOKEN{i:03}"), DiscrepancySeverity::Critical, "-0.123456789"))
+        .map(|i| {
+            gap(
+                "exchange-ü-€",
+                &format!("TOKEN{i:03}"),
+                DiscrepancySeverity::Critical,
+                "-0.123456789",
+            )
+        })
         .collect();
     let r = report(0, vec![exchange("exchange-ü-€", ExchangeStatus::Ok)], gaps);
     let d = decide(&State::new(), &r, &cfg(), at(0));
