@@ -128,7 +128,11 @@ impl ReconciliationRepository {
                 path: shown.clone(),
                 message,
             })?;
-        schema::ensure_incremental_vacuum(&conn).map_err(sql)?;
+        // Best effort: the one-off conversion needs the database to itself (an older
+        // console may hold it open). Without it pruned pages are reused, not returned.
+        if let Err(e) = schema::ensure_incremental_vacuum(&conn) {
+            tracing::warn!(database = %shown, error = %e, "cannot switch to incremental vacuum yet; will retry at the next start");
+        }
         let mut repo = Self {
             conn,
             path: shown,

@@ -257,6 +257,13 @@ pub fn decide(
     for e in &report.exchanges {
         events.extend(exchange_event(&mut pending, prev, e, cfg, now));
     }
+    // An exchange no longer configured has nothing more to say.
+    pending.retain(|subject, _| {
+        subject
+            .strip_prefix("exchange/")
+            .filter(|_| !subject.contains(':'))
+            .is_none_or(configured)
+    });
     Decision { events, pending }
 }
 

@@ -346,6 +346,26 @@ fn exchange_down_after_for_secs_or_at_once_when_its_circuit_opens_then_up() {
 }
 
 #[test]
+fn an_exchange_removed_from_the_configuration_is_forgotten_silently() {
+    let mut st = State::new();
+    let down = report(
+        0,
+        vec![
+            exchange("x", ExchangeStatus::Error),
+            exchange("y", ExchangeStatus::Ok),
+        ],
+        vec![],
+    );
+    assert_eq!(
+        kinds(&step(&mut st, &down, &cfg())),
+        vec![EventKind::ExchangeDown]
+    );
+    let without_x = report(10, vec![exchange("y", ExchangeStatus::Ok)], vec![]);
+    assert_eq!(step(&mut st, &without_x, &cfg()), vec![]);
+    assert!(st.is_empty(), "{st:?}");
+}
+
+#[test]
 fn repeat_secs_reminds_of_a_still_firing_alert() {
     let cfg = AlertsConfig {
         repeat: Some(Duration::from_secs(3600)),
