@@ -358,10 +358,23 @@ async fn growth(config: &str, cycles: u64) -> (f64, f64, f64, f64) {
     };
     let prune_all = |store: recon::store::thread::StoreHandle| async move {
         let cutoff = Utc::now() + chrono::Duration::seconds(1);
-        store
+        let start = std::time::Instant::now();
+        let stats = store
             .call(move |repo| repo.prune_older_than(cutoff))
             .await
             .unwrap();
+        let rows = stats.snapshots + stats.cycle_exchanges + stats.cycles;
+        let batches = [stats.snapshots, stats.cycle_exchanges, stats.cycles]
+            .iter()
+            .map(|n| n.div_ceil(500))
+            .sum::<u64>()
+            .max(1);
+        println!(
+            "  pruned {rows} rows, {} pages in {:?} (~{:?} per batch of <= 500)",
+            stats.pages_freed,
+            start.elapsed(),
+            start.elapsed() / batches as u32
+        );
     };
     prune_all(parts.store.clone()).await;
     let before = size(&cfg.storage_path);
