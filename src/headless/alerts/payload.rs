@@ -1,6 +1,7 @@
 //! What a webhook receives: the §3 report JSON plus `event`, `alerts` (one object per
 //! event), `text` (one paragraph, for Slack) and `content` (for Discord, at most 2,000
-//! characters). Decimals are strings, exact, as everywhere in recon's JSON.
+//! characters), and `allowed_mentions` (none, so exchange data never pings a Discord
+//! channel). Decimals are strings, exact, as everywhere in recon's JSON.
 
 use serde_json::{json, Map, Value};
 
@@ -66,7 +67,10 @@ fn body(report: &ReconciliationReport, event: &str, events: &[&AlertEvent]) -> V
             "content".into(),
             json!(truncate_chars(&text, DISCORD_MAX_CHARS)),
         );
-        map.insert("text".into(), json!(text));
+        // Asset symbols come from exchanges: never let one ping a channel. Discord reads
+        // `allowed_mentions`; Slack needs its three control characters escaped.
+        map.insert("allowed_mentions".into(), json!({ "parse": [] }));
+        map.insert("text".into(), json!(slack_escape(&text)));
     }
     v
 }
@@ -207,6 +211,14 @@ pub fn text(events: &[&AlertEvent]) -> String {
             )
         }
     }
+}
+
+/// Slack's escaping of `&`, `<` and `>`, which otherwise start links and mentions
+/// (`<!channel>`).
+pub fn slack_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 /// At most `max` characters, cut on a character boundary, ending in `…` when cut.

@@ -478,6 +478,29 @@ fn discord_content_of_a_huge_digest_stays_within_2000_characters() {
     assert!(posts[0].body["text"].as_str().unwrap().chars().count() > DISCORD_MAX_CHARS);
 }
 
+#[test]
+fn exchange_data_cannot_ping_a_channel() {
+    let r = report(
+        0,
+        ok_x(),
+        vec![gap(
+            "x",
+            "<!channel>&@everyone",
+            DiscrepancySeverity::Critical,
+            "-0.1",
+        )],
+    );
+    let d = decide(&State::new(), &r, &cfg(), at(0));
+    let b = &payload::posts(&r, &d.events, 10)[0].body;
+    let text = b["text"].as_str().unwrap();
+    assert!(text.contains("x:&lt;!CHANNEL&gt;&amp;@EVERYONE"), "{text}");
+    assert!(b["content"]
+        .as_str()
+        .unwrap()
+        .contains("x:<!CHANNEL>&@EVERYONE"));
+    assert_eq!(b["allowed_mentions"], serde_json::json!({ "parse": [] }));
+}
+
 proptest! {
     #[test]
     fn truncation_is_on_a_char_boundary_and_within_the_limit(s in "\\PC{0,3000}", max in 1usize..2100) {
