@@ -41,9 +41,17 @@ pub async fn start_engine(
     mode: &'static str,
 ) -> Result<EngineParts, ReconciliationError> {
     let path = cfg.storage_path.clone();
-    let repo = tokio::task::spawn_blocking(move || ReconciliationRepository::open(&path))
-        .await
-        .map_err(|_| StoreError::Stopped)??;
+    let retain_days = cfg.retain_days;
+    let repo = tokio::task::spawn_blocking(move || {
+        let mut repo = ReconciliationRepository::open(&path)?;
+        // A one-shot run never lives long enough for a round; the loops prune.
+        if mode != "once" {
+            repo.set_retention(Some(crate::store::retention::Schedule::days(retain_days)));
+        }
+        Ok::<_, StoreError>(repo)
+    })
+    .await
+    .map_err(|_| StoreError::Stopped)??;
     let (store, store_thread) = StoreHandle::spawn(repo).map_err(|e| StoreError::Schema {
         path: cfg.storage_path.display().to_string(),
         message: format!("cannot start the store thread: {e}"),

@@ -83,7 +83,10 @@ pub fn render(cfg: &TradingConfig) -> String {
     );
     root.insert(
         "storage".into(),
-        table([("path", s(cfg.storage_path.display()))]),
+        table([
+            ("path", s(cfg.storage_path.display())),
+            ("retain_days", Value::Integer(cfg.retain_days.into())),
+        ]),
     );
     let l = &cfg.logging;
     root.insert(
@@ -121,10 +124,23 @@ pub fn render(cfg: &TradingConfig) -> String {
     );
     root.insert(
         "alerts".into(),
-        table([(
-            "webhook_url",
-            s(if cfg.webhook_url.is_some() { "***" } else { "" }),
-        )]),
+        table([
+            (
+                "webhook_url",
+                s(if cfg.webhook_url.is_some() { "***" } else { "" }),
+            ),
+            ("for_secs", secs(cfg.alerts.hold_for)),
+            ("min_severity", s(cfg.alerts.min_severity)),
+            (
+                "repeat_secs",
+                cfg.alerts.repeat.map_or(Value::Integer(0), secs),
+            ),
+            ("timeout_ms", ms(cfg.alerts.timeout)),
+            (
+                "max_per_cycle",
+                Value::Integer(cfg.alerts.max_per_cycle.into()),
+            ),
+        ]),
     );
     root.insert("ui".into(), table([("theme", s(&cfg.theme))]));
     root.insert(
@@ -190,4 +206,40 @@ fn exchange(e: &crate::config::ExchangeConfig) -> Value {
         }
     }
     Value::Table(t)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    #[test]
+    fn alerts_and_retention_are_printed_and_read_back_the_same() {
+        let text = "[alerts]\nfor_secs = 90\nmin_severity = \"critical\"\nrepeat_secs = 0.5\n\
+                    timeout_ms = 1500\nmax_per_cycle = 4\n[storage]\nretain_days = 30\n\
+                    [[exchanges]]\nname = \"x\"\nkind = \"simulated\"\nbalances = {}\n";
+        let load = |t: &str| {
+            TradingConfig::from_toml_str(t, Path::new("c.toml"), Path::new("."), Vec::new())
+                .unwrap()
+        };
+        let cfg = load(text);
+        let rendered = render(&cfg);
+        assert!(rendered.contains("retain_days = 30\n"), "{rendered}");
+        assert!(
+            rendered.contains("min_severity = \"critical\"\n"),
+            "{rendered}"
+        );
+        assert!(rendered.contains("repeat_secs = 0.5\n"), "{rendered}");
+        let back = load(&rendered);
+        assert_eq!(back.alerts, cfg.alerts);
+        assert_eq!(back.retain_days, 30);
+        let defaults = render(&load(
+            "[[exchanges]]\nname = \"x\"\nkind = \"simulated\"\nbalances = {}\n",
+        ));
+        assert!(
+            defaults.contains("for_secs = 0\n") && defaults.contains("repeat_secs = 0\n"),
+            "{defaults}"
+        );
+    }
 }

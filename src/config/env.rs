@@ -34,6 +34,7 @@ const KEYS: &[(&str, &str, EnvType)] = &[
     ("ledger", "path", EnvType::Text),
     ("ledger", "url", EnvType::Text),
     ("storage", "path", EnvType::Text),
+    ("storage", "retain_days", EnvType::Integer),
     ("logging", "dir", EnvType::Text),
     ("logging", "level", EnvType::Text),
     ("logging", "format", EnvType::Text),
@@ -43,6 +44,11 @@ const KEYS: &[(&str, &str, EnvType)] = &[
     ("circuit_breaker", "failure_threshold", EnvType::Integer),
     ("circuit_breaker", "open_secs", EnvType::Seconds),
     ("alerts", "webhook_url", EnvType::Text),
+    ("alerts", "for_secs", EnvType::Seconds),
+    ("alerts", "min_severity", EnvType::Text),
+    ("alerts", "repeat_secs", EnvType::Seconds),
+    ("alerts", "timeout_ms", EnvType::Integer),
+    ("alerts", "max_per_cycle", EnvType::Integer),
     ("ui", "theme", EnvType::Text),
 ];
 

@@ -88,6 +88,7 @@ pub(super) enum LedgerKind {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawStorage {
     pub path: Option<String>,
+    pub retain_days: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -117,6 +118,11 @@ pub(super) struct RawBreaker {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawAlerts {
     pub webhook_url: Option<String>,
+    pub for_secs: Option<Seconds>,
+    pub min_severity: Option<crate::domain::DiscrepancySeverity>,
+    pub repeat_secs: Option<Seconds>,
+    pub timeout_ms: Option<u64>,
+    pub max_per_cycle: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]

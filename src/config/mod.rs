@@ -196,6 +196,23 @@ pub struct BreakerConfig {
     pub open_for: Duration,
 }
 
+/// `[alerts]` policy (headless only, SPEC §10). The webhook URL itself is
+/// [`TradingConfig::webhook_url`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertsConfig {
+    /// How long a discrepancy must stay counted (or an exchange keep failing) before it
+    /// alerts; zero alerts on the first cycle.
+    pub hold_for: Duration,
+    /// Discrepancies below this severity never alert.
+    pub min_severity: crate::domain::DiscrepancySeverity,
+    /// Re-notify a still-firing alert this often; `None` never does.
+    pub repeat: Option<Duration>,
+    /// Timeout of one webhook request.
+    pub timeout: Duration,
+    /// More events than this in one cycle go out as one digest.
+    pub max_per_cycle: u32,
+}
+
 /// Names of the environment variables holding an exchange's credentials. The secrets
 /// themselves are read by the client that signs with them, never stored here.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -264,6 +281,8 @@ pub struct TradingConfig {
     pub ledger: LedgerConfig,
     /// `[storage] path`, resolved.
     pub storage_path: PathBuf,
+    /// `[storage] retain_days`: snapshots and cycle rows older than this are pruned.
+    pub retain_days: u32,
     /// `[logging]`.
     pub logging: LoggingConfig,
     /// `[retry]`.
@@ -272,6 +291,8 @@ pub struct TradingConfig {
     pub circuit_breaker: BreakerConfig,
     /// `[alerts] webhook_url` (embeds its token: never printed).
     pub webhook_url: Option<SecretUrl>,
+    /// `[alerts]`, apart from the URL.
+    pub alerts: AlertsConfig,
     /// `[ui] theme`.
     pub theme: String,
     /// `[[exchanges]]`, in file order.
@@ -499,5 +520,91 @@ mod tests {
             err.to_string(),
             "c.toml: exchanges[0] (x).failure_rate: -0.5 must not be negative"
         );
+    }
+
+    const EX_ENV: &str = "[[exchanges]]\nname = \"x\"\nkind = \"simulated\"\nbalances = {}\n";
+
+    fn load_env(text: &str, env: &[(&str, &str)]) -> Result<TradingConfig, ConfigError> {
+        TradingConfig::from_toml_str(
+            &format!("{text}\n{EX_ENV}"),
+            Path::new("c.toml"),
+            Path::new("."),
+            env.iter().map(|(k, v)| (k.to_string(), v.to_string())),
+        )
+    }
+
+    #[test]
+    fn alerts_and_retention_defaults() {
+        let cfg = load_env("", &[]).unwrap();
+        assert_eq!(cfg.retain_days, 90);
+        assert_eq!(
+            cfg.alerts,
+            AlertsConfig {
+                hold_for: Duration::ZERO,
+                min_severity: crate::domain::DiscrepancySeverity::High,
+                repeat: None,
+                timeout: Duration::from_millis(3000),
+                max_per_cycle: 10,
+            }
+        );
+    }
+
+    #[test]
+    fn alerts_and_retention_from_file_and_environment() {
+        let cfg = load_env(
+            "[alerts]\nfor_secs = 1.5\nmin_severity = \"medium\"\nrepeat_secs = 3600\n\
+             timeout_ms = 500\nmax_per_cycle = 3\n[storage]\nretain_days = 7\n",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(cfg.retain_days, 7);
+        assert_eq!(cfg.alerts.hold_for, Duration::from_millis(1500));
+        assert_eq!(
+            cfg.alerts.min_severity,
+            crate::domain::DiscrepancySeverity::Medium
+        );
+        assert_eq!(cfg.alerts.repeat, Some(Duration::from_secs(3600)));
+        assert_eq!(cfg.alerts.timeout, Duration::from_millis(500));
+        assert_eq!(cfg.alerts.max_per_cycle, 3);
+        let cfg = load_env(
+            "",
+            &[
+                ("RECON_ALERTS_FOR_SECS", "30"),
+                ("RECON_ALERTS_MIN_SEVERITY", "critical"),
+                ("RECON_ALERTS_REPEAT_SECS", "0"),
+                ("RECON_ALERTS_TIMEOUT_MS", "250"),
+                ("RECON_ALERTS_MAX_PER_CYCLE", "20"),
+                ("RECON_STORAGE_RETAIN_DAYS", "1"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(cfg.retain_days, 1);
+        assert_eq!(cfg.alerts.hold_for, Duration::from_secs(30));
+        assert_eq!(
+            cfg.alerts.min_severity,
+            crate::domain::DiscrepancySeverity::Critical
+        );
+        assert_eq!(cfg.alerts.repeat, None);
+        assert_eq!(cfg.alerts.timeout, Duration::from_millis(250));
+        assert_eq!(cfg.alerts.max_per_cycle, 20);
+    }
+
+    #[test]
+    fn bad_alert_and_retention_values_name_the_key() {
+        type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+        let cases: &[Case] = &[
+            ("[storage]\nretain_days = 0\n", &[], "c.toml: storage.retain_days: 0 must be between 1 and 36500"),
+            ("[alerts]\nfor_secs = -1\n", &[], "c.toml: alerts.for_secs: -1 must be between 0 and 604800 seconds (one week)"),
+            ("[alerts]\nrepeat_secs = 1e9\n", &[], "c.toml: alerts.repeat_secs: 1000000000 must be between 0 and 604800 seconds (one week)"),
+            ("[alerts]\ntimeout_ms = 0\n", &[], "c.toml: alerts.timeout_ms: 0 must be between 1 and 60000"),
+            ("[alerts]\nmax_per_cycle = 0\n", &[], "c.toml: alerts.max_per_cycle: 0 must be between 1 and 1000"),
+            ("[alerts]\nmin_severity = \"urgent\"\n", &[], "c.toml: alerts.min_severity: unknown variant `urgent`, expected one of `low`, `medium`, `high`, `critical`"),
+            ("", &[("RECON_STORAGE_RETAIN_DAYS", "-3")], "environment RECON_STORAGE_RETAIN_DAYS: storage.retain_days: invalid value: integer `-3`, expected u32"),
+            ("", &[("RECON_ALERTS_MAX_PER_CYCLE", "many")], "environment RECON_ALERTS_MAX_PER_CYCLE: alerts.max_per_cycle: 'many' is not an integer"),
+        ];
+        for (text, env, expected) in cases {
+            let err = load_env(text, env).unwrap_err();
+            assert_eq!(err.to_string(), *expected, "{text} {env:?}");
+        }
     }
 }

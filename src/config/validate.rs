@@ -44,6 +44,19 @@ pub mod defaults {
     pub const BREAKER: (u32, f64) = (5, 30.0);
     /// `[ui] theme`.
     pub const THEME: &str = "default";
+    /// `[storage] retain_days`.
+    pub const RETAIN_DAYS: u32 = 90;
+    /// `[alerts] for_secs`.
+    pub const ALERT_FOR_SECS: f64 = 0.0;
+    /// `[alerts] min_severity`.
+    pub const ALERT_MIN_SEVERITY: crate::domain::DiscrepancySeverity =
+        crate::domain::DiscrepancySeverity::High;
+    /// `[alerts] repeat_secs` (0 = never).
+    pub const ALERT_REPEAT_SECS: f64 = 0.0;
+    /// `[alerts] timeout_ms`.
+    pub const ALERT_TIMEOUT_MS: u64 = 3000;
+    /// `[alerts] max_per_cycle`.
+    pub const ALERT_MAX_PER_CYCLE: u32 = 10;
 }
 
 pub(super) fn validate(raw: file::RawConfig, base_dir: &Path) -> Result<TradingConfig, Invalid> {
@@ -63,6 +76,7 @@ pub(super) fn validate(raw: file::RawConfig, base_dir: &Path) -> Result<TradingC
                 .as_deref()
                 .unwrap_or(defaults::STORAGE_PATH),
         ),
+        retain_days: retain_days(raw.storage.retain_days)?,
         logging: logging(raw.logging, base_dir)?,
         retry: retry(raw.retry)?,
         circuit_breaker: breaker(raw.circuit_breaker)?,
@@ -70,6 +84,7 @@ pub(super) fn validate(raw: file::RawConfig, base_dir: &Path) -> Result<TradingC
             None | Some("") => None,
             Some(u) => Some(SecretUrl(http_url("alerts.webhook_url", u)?)),
         },
+        alerts: alerts(&raw.alerts)?,
         theme: theme(raw.ui.theme)?,
         exchanges: exchange_list(exchanges)?,
     })
@@ -290,6 +305,57 @@ fn breaker(b: file::RawBreaker) -> Result<BreakerConfig, Invalid> {
     Ok(BreakerConfig {
         failure_threshold,
         open_for: duration_secs("circuit_breaker.open_secs", b.open_secs, o)?,
+    })
+}
+
+fn retain_days(v: Option<u32>) -> Result<u32, Invalid> {
+    match v.unwrap_or(defaults::RETAIN_DAYS) {
+        d @ 1..=36_500 => Ok(d),
+        d => Err(invalid(
+            "storage.retain_days",
+            format!("{d} must be between 1 and 36500"),
+        )),
+    }
+}
+
+/// A duration that may be zero (`0` = "at once" or "never", depending on the key).
+fn optional_secs(key: &str, s: Option<Seconds>, default: f64) -> Result<Duration, Invalid> {
+    let v = s.map_or(default, |s| s.0);
+    if !(v.is_finite() && (0.0..=604_800.0).contains(&v)) {
+        return Err(invalid(
+            key,
+            format!("{v} must be between 0 and 604800 seconds (one week)"),
+        ));
+    }
+    Ok(Duration::from_secs_f64(v))
+}
+
+fn alerts(a: &file::RawAlerts) -> Result<AlertsConfig, Invalid> {
+    let timeout_ms = a.timeout_ms.unwrap_or(defaults::ALERT_TIMEOUT_MS);
+    if !(1..=60_000).contains(&timeout_ms) {
+        return Err(invalid(
+            "alerts.timeout_ms",
+            format!("{timeout_ms} must be between 1 and 60000"),
+        ));
+    }
+    let max_per_cycle = a.max_per_cycle.unwrap_or(defaults::ALERT_MAX_PER_CYCLE);
+    if !(1..=1000).contains(&max_per_cycle) {
+        return Err(invalid(
+            "alerts.max_per_cycle",
+            format!("{max_per_cycle} must be between 1 and 1000"),
+        ));
+    }
+    let repeat = optional_secs(
+        "alerts.repeat_secs",
+        a.repeat_secs,
+        defaults::ALERT_REPEAT_SECS,
+    )?;
+    Ok(AlertsConfig {
+        hold_for: optional_secs("alerts.for_secs", a.for_secs, defaults::ALERT_FOR_SECS)?,
+        min_severity: a.min_severity.unwrap_or(defaults::ALERT_MIN_SEVERITY),
+        repeat: (!repeat.is_zero()).then_some(repeat),
+        timeout: Duration::from_millis(timeout_ms),
+        max_per_cycle,
     })
 }
 

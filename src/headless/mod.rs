@@ -14,6 +14,7 @@
 //! staleness and breakers of unchanged ones are kept). `[storage]` and `[logging]` need a
 //! restart: a reload says so in its log line and in the `config_reloaded` audit entry.
 
+pub mod alerts;
 pub mod logs;
 pub mod metrics;
 pub mod notify;
@@ -86,10 +87,12 @@ pub type Outcome = Result<(), HeadlessError>;
 /// server and joins the store thread. A second SIGTERM/SIGINT during shutdown exits at
 /// once with 128 + the signal's number.
 ///
-/// The alert dispatcher plugs in after the actor is spawned (see the comment there): it
-/// gets the configuration [`watch`] (updated on every applied reload), the store, its own
-/// report subscription, [`Metrics::count_alert`] as its `on_result`, and the shutdown
-/// [`CancellationToken`]; its task is awaited before the store thread is joined.
+/// The alert dispatcher ([`alerts`]) runs beside the logger: it gets the configuration
+/// [`watch`] (updated on every applied reload, so a webhook added by SIGHUP takes
+/// effect), the store, its own report subscription, [`Metrics::count_alert`] as its
+/// `on_result`, and the shutdown [`CancellationToken`]; it is given the same grace as the
+/// logger to deliver what the last reports carried, and ended before the store thread is
+/// joined.
 pub async fn run(cfg: Arc<TradingConfig>, options: Options) -> Outcome {
     let mut signals = Signals::install().map_err(HeadlessError::Signals)?;
     let listener = match options.metrics_addr {
@@ -126,10 +129,16 @@ pub async fn run(cfg: Arc<TradingConfig>, options: Options) -> Outcome {
     let (handle, mut actor) =
         ReconciliationActor::spawn(service, store.clone(), r.interval, true, history);
     let reports = handle.subscribe();
-    // The alert dispatcher plugs in here:
-    //   let alerts = alerts::spawn(config_tx.subscribe(), store.clone(), handle.subscribe(),
-    //       { let m = metrics.clone(); Arc::new(move |r| m.count_alert(r)) }, shutdown.clone());
-    // and `alerts.await` goes beside the logger's below.
+    let alerts = alerts::spawn(
+        config_tx.subscribe(),
+        store.clone(),
+        handle.subscribe(),
+        {
+            let m = metrics.clone();
+            Arc::new(move |result| m.count_alert(result))
+        },
+        shutdown.clone(),
+    );
     handle.set_paused(false).await?;
     health.set_running(true);
     let logger = tokio::spawn(observe(
@@ -192,7 +201,16 @@ pub async fn run(cfg: Arc<TradingConfig>, options: Options) -> Outcome {
     if tokio::time::timeout(DRAIN_GRACE, logger).await.is_err() {
         tracing::warn!("the logger did not finish writing queued cycles in time");
     }
+    let mut alerts = alerts;
+    if tokio::time::timeout(DRAIN_GRACE, &mut alerts).await.is_err() {
+        // Not recorded as sent, so they go out after the restart.
+        tracing::warn!("alerts still being delivered at shutdown were cut short");
+    }
     shutdown.cancel();
+    // It holds a store handle: it must be gone before the store thread is joined.
+    if let Err(e) = alerts.await {
+        tracing::error!(error = %e, "the alert dispatcher ended abnormally");
+    }
     if let Some(server) = server {
         match server.await {
             Ok(Err(e)) => tracing::error!(error = %e, "the metrics server failed"),

@@ -38,6 +38,10 @@ pub enum AuditKind {
     DiscrepancyResolved,
     /// A running daemon re-read its configuration (SIGHUP) and applied it.
     ConfigReloaded,
+    /// A webhook alert was delivered.
+    AlertSent,
+    /// A webhook alert could not be delivered (after its retries).
+    AlertFailed,
 }
 
 impl AuditKind {
@@ -56,6 +60,8 @@ impl AuditKind {
             Self::DiscrepancyAcknowledged => "discrepancy_acknowledged",
             Self::DiscrepancyResolved => "discrepancy_resolved",
             Self::ConfigReloaded => "config_reloaded",
+            Self::AlertSent => "alert_sent",
+            Self::AlertFailed => "alert_failed",
         }
     }
 }

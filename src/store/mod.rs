@@ -6,8 +6,10 @@
 //! synchronous; async code reaches it through [`thread::StoreHandle`], which owns it on a
 //! dedicated thread.
 
+pub mod alerts;
 pub mod audit;
 mod records;
+pub mod retention;
 mod schema;
 pub mod thread;
 
@@ -73,6 +75,8 @@ pub struct ReconciliationRepository {
     path: String,
     /// Last snapshot written per (exchange, asset), so unchanged balances cost no row.
     last_snapshot: HashMap<(String, String), (String, String)>,
+    /// Pruning of old rows, run by the store thread when idle (`None`: never).
+    retention: Option<retention::Schedule>,
 }
 
 impl ReconciliationRepository {
@@ -106,16 +110,34 @@ impl ReconciliationRepository {
             .map_err(sql)?;
         conn.pragma_update(None, "recursive_triggers", "ON")
             .map_err(sql)?;
+        // Before the first table exists, so a new database never needs the VACUUM.
+        let fresh: bool = conn
+            .query_row(
+                "SELECT NOT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table')",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(sql)?;
+        if fresh {
+            conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")
+                .map_err(sql)?;
+        }
         schema::migrate(&mut conn)
             .map_err(sql)?
             .map_err(|message| StoreError::Schema {
                 path: shown.clone(),
                 message,
             })?;
+        // Best effort: the one-off conversion needs the database to itself (an older
+        // console may hold it open). Without it pruned pages are reused, not returned.
+        if let Err(e) = schema::ensure_incremental_vacuum(&conn) {
+            tracing::warn!(database = %shown, error = %e, "cannot switch to incremental vacuum yet; will retry at the next start");
+        }
         let mut repo = Self {
             conn,
             path: shown,
             last_snapshot: HashMap::new(),
+            retention: None,
         };
         repo.load_snapshot_cache()?;
         Ok(repo)
@@ -368,5 +390,49 @@ impl ReconciliationRepository {
             .optional()
             .map(Option::flatten)
             .map_err(|e| self.sql(e))
+    }
+
+    /// Prunes rows older than `retain` whenever the store thread is idle (see
+    /// [`retention`]); `None` never prunes.
+    pub fn set_retention(&mut self, schedule: Option<retention::Schedule>) {
+        self.retention = schedule;
+    }
+
+    /// How long the store thread may wait for a job before maintenance is due (`None`:
+    /// no maintenance configured).
+    pub fn maintenance_due_in(&self) -> Option<Duration> {
+        self.retention.as_ref().map(retention::Schedule::due_in)
+    }
+
+    /// One bounded maintenance step (a batch of pruning or vacuum). Failures are logged:
+    /// retention must never stop the engine.
+    pub fn run_maintenance_step(&mut self) {
+        let Some(schedule) = self.retention.as_mut() else {
+            return;
+        };
+        match schedule.step(&mut self.conn) {
+            Ok(Some(stats)) if stats != retention::PruneStats::default() => tracing::info!(
+                snapshots = stats.snapshots,
+                cycle_exchanges = stats.cycle_exchanges,
+                cycles = stats.cycles,
+                pages_freed = stats.pages_freed,
+                "retention: pruned old rows"
+            ),
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(database = %self.path, error = %e, "retention: pruning failed; retrying next round")
+            }
+        }
+    }
+
+    /// Prunes everything older than `cutoff` at once, batch by batch.
+    pub fn prune_older_than(
+        &mut self,
+        cutoff: DateTime<Utc>,
+    ) -> Result<retention::PruneStats, StoreError> {
+        retention::prune_all(&mut self.conn, cutoff).map_err(|e| StoreError::Sqlite {
+            path: self.path.clone(),
+            source: e,
+        })
     }
 }

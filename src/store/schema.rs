@@ -106,10 +106,49 @@ BEGIN SELECT RAISE(ABORT, 'acknowledgements are append-only: REPLACE refused'); 
     r#"
 CREATE INDEX audit_log_event_subject ON audit_log(event, subject);
 "#,
+    // 3: what the headless dispatcher has alerted, per subject (a discrepancy id or
+    // `exchange:<name>`), so a restart re-sends nothing and forgets no pending timer; and
+    // an index that lets retention delete old cycles without a full scan of the
+    // snapshots per deleted row (the foreign-key check looks children up by cycle_id).
+    r#"
+CREATE TABLE alert_state (
+    subject      TEXT PRIMARY KEY,
+    episode_at   TEXT NOT NULL,
+    since        TEXT,
+    firing       INTEGER NOT NULL,
+    notified     INTEGER NOT NULL,
+    severity     TEXT,
+    last_event   TEXT,
+    sent_at      TEXT,
+    failed_at    TEXT,
+    updated_at   TEXT NOT NULL
+);
+CREATE INDEX balance_snapshots_cycle ON balance_snapshots(cycle_id);
+"#,
 ];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Makes free pages returnable with `PRAGMA incremental_vacuum` (retention). A new
+/// database takes the setting when its first table is created; an existing one made
+/// before needs a one-off `VACUUM` to switch, which cannot run inside a transaction, so it
+/// is done here, after the migrations, once.
+pub fn ensure_incremental_vacuum(conn: &Connection) -> rusqlite::Result<()> {
+    let mode: i64 = conn.query_row("PRAGMA auto_vacuum", [], |r| r.get(0))?;
+    if mode != 2 {
+        conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
+        let has_tables: bool = conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table')",
+            [],
+            |r| r.get(0),
+        )?;
+        if has_tables {
+            conn.execute_batch("VACUUM")?;
+        }
+    }
+    Ok(())
+}
 
 /// Brings the database up to [`SCHEMA_VERSION`]; refuses a database from a newer build.
 /// Each step reads the version inside an IMMEDIATE transaction, so two processes starting

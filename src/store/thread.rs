@@ -38,9 +38,17 @@ impl StoreHandle {
         let (tx, rx) = mpsc::channel::<Job>();
         let join = std::thread::Builder::new()
             .name("recon-store".into())
-            .spawn(move || {
-                while let Ok(job) = rx.recv() {
-                    job(&mut repo);
+            .spawn(move || loop {
+                // Jobs first; maintenance (retention) only when none is waiting, one
+                // bounded step at a time, so a cycle commit never queues behind it.
+                let job = match repo.maintenance_due_in() {
+                    None => rx.recv().map_err(|_| mpsc::RecvTimeoutError::Disconnected),
+                    Some(wait) => rx.recv_timeout(wait),
+                };
+                match job {
+                    Ok(job) => job(&mut repo),
+                    Err(mpsc::RecvTimeoutError::Timeout) => repo.run_maintenance_step(),
+                    Err(mpsc::RecvTimeoutError::Disconnected) => break,
                 }
             })?;
         Ok((Self { tx }, StoreThread { join }))
