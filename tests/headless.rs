@@ -109,6 +109,19 @@ impl Daemon {
         d
     }
 
+    /// Starts the daemon again in the same directory (after it exited).
+    fn restart(&mut self) {
+        assert!(self.child.is_none(), "still running");
+        self.child = Some(Self::spawn(
+            self.path(),
+            &["--metrics-addr", "127.0.0.1:0"],
+            &[],
+        ));
+        let line = self.wait_log(|l| l.contains("serving /metrics")).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        self.addr = Some(v["fields"]["addr"].as_str().unwrap().to_string());
+    }
+
     fn spawn(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Child {
         let stderr = std::fs::File::create(dir.join("stderr.log")).unwrap();
         let mut c = Self::command(dir, &["headless"]);
@@ -812,4 +825,114 @@ fn with_format_text_stderr_is_plain_text_without_colours_and_the_log_dir_is_priv
     d.signal("INT");
     let (status, _) = d.wait_exit(Duration::from_secs(3));
     assert_eq!(status.code(), Some(0));
+}
+
+/// A webhook receiver on 127.0.0.1 that answers 200 and records every POST body.
+struct Receiver {
+    url: String,
+    bodies: std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
+}
+
+impl Receiver {
+    fn start() -> Self {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/hooks/T0/SECRET-TOKEN", listener.local_addr().unwrap());
+        let bodies = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = bodies.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut s) = stream else { return };
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 8192];
+                let body = loop {
+                    let n = s.read(&mut chunk).unwrap_or(0);
+                    if n == 0 {
+                        break None;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    let text = String::from_utf8_lossy(&buf).to_string();
+                    if let Some((head, rest)) = text.split_once("\r\n\r\n") {
+                        let len: usize = head
+                            .lines()
+                            .find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("content-length:")
+                                    .map(|v| v.trim().parse().unwrap())
+                            })
+                            .unwrap_or(0);
+                        if rest.len() >= len {
+                            break Some(rest[..len].to_string());
+                        }
+                    }
+                };
+                if let Some(body) = body {
+                    seen.lock()
+                        .unwrap()
+                        .push(serde_json::from_str(&body).unwrap());
+                }
+                let _ = s.write_all(
+                    b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
+                );
+            }
+        });
+        Self { url, bodies }
+    }
+
+    fn events(&self) -> Vec<String> {
+        self.bodies
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|b| b["event"].as_str().unwrap().to_string())
+            .collect()
+    }
+}
+
+#[test]
+fn the_daemon_posts_each_alert_once_over_unchanged_cycles_and_counts_it() {
+    let hook = Receiver::start();
+    let cfg = format!(
+        "[alerts]\nwebhook_url = \"{}\"\n{}",
+        hook.url,
+        config("0.2", 5)
+    );
+    let mut d = Daemon::start(Daemon::dir_with(&cfg, LEDGER), &[]);
+    // The critical BTC gap opens (the medium SOL gap is below min_severity = high) and
+    // the always-failing exchange is down: two events, then ten unchanged cycles.
+    let first = d.wait_metrics(|m| m.sum("recon_alerts_total", "sent") >= 2.0);
+    let start = first.cycles();
+    d.wait_metrics(|m| m.cycles() >= start + 10.0);
+    let m = d.metrics();
+    assert_eq!(m.sum("recon_alerts_total", "result=\"sent\""), 2.0);
+    assert_eq!(m.sum("recon_alerts_total", "result=\"failed\""), 0.0);
+    let mut events = hook.events();
+    events.sort();
+    assert_eq!(events, ["exchange_down", "opened"]);
+    for body in hook.bodies.lock().unwrap().iter() {
+        assert!(!body["text"].as_str().unwrap().is_empty(), "{body}");
+        let content = body["content"].as_str().unwrap();
+        assert!(!content.is_empty() && content.chars().count() <= 2000);
+        assert!(body["alerts"].as_array().is_some_and(|a| a.len() == 1));
+        let btc = body["discrepancies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["id"] == "alpha:BTC")
+            .unwrap();
+        assert_eq!(btc["difference"], "-0.1");
+    }
+    // Audited once each; the URL's token appears in no log line nor audit entry.
+    let audit = d.audit();
+    let sent = audit.iter().filter(|e| e["event"] == "alert_sent").count();
+    assert_eq!(sent, 2);
+    assert!(!d.stderr().contains("SECRET-TOKEN"));
+    assert!(!serde_json::to_string(&audit).unwrap().contains("SECRET-TOKEN"));
+    d.signal("TERM");
+    let (status, _) = d.wait_exit(Duration::from_secs(3));
+    assert_eq!(status.code(), Some(0), "{}", d.stderr());
+    // A restart on the same database sends nothing again.
+    d.restart();
+    let begin = d.metrics().cycles();
+    d.wait_metrics(|m| m.cycles() >= begin + 5.0);
+    assert_eq!(hook.events().len(), 2, "{:?}", hook.events());
 }

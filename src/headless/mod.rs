@@ -202,13 +202,21 @@ pub async fn run(cfg: Arc<TradingConfig>, options: Options) -> Outcome {
         tracing::warn!("the logger did not finish writing queued cycles in time");
     }
     let mut alerts = alerts;
-    if tokio::time::timeout(DRAIN_GRACE, &mut alerts).await.is_err() {
-        // Not recorded as sent, so they go out after the restart.
-        tracing::warn!("alerts still being delivered at shutdown were cut short");
-    }
+    let alerts_ended = match tokio::time::timeout(DRAIN_GRACE, &mut alerts).await {
+        Ok(joined) => Some(joined),
+        Err(_) => {
+            // Not recorded as sent, so they go out after the restart.
+            tracing::warn!("alerts still being delivered at shutdown were cut short");
+            None
+        }
+    };
     shutdown.cancel();
     // It holds a store handle: it must be gone before the store thread is joined.
-    if let Err(e) = alerts.await {
+    let joined = match alerts_ended {
+        Some(joined) => joined,
+        None => alerts.await,
+    };
+    if let Err(e) = joined {
         tracing::error!(error = %e, "the alert dispatcher ended abnormally");
     }
     if let Some(server) = server {
