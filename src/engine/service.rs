@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use rust_decimal::Decimal;
 use serde_json::json;
 use tokio::time::Instant;
 
@@ -32,9 +31,6 @@ struct Slot {
     client: Arc<dyn ExchangeClient>,
     breaker: CircuitBreaker,
     last_ok_at: Option<DateTime<Utc>>,
-    /// The rows of the last compared cycle (sorted by asset), so only changed pairs are
-    /// formatted and sent to the store as snapshots.
-    last_rows: Vec<BalanceRow>,
 }
 
 /// What fetching one exchange produced this cycle.
@@ -67,7 +63,6 @@ impl ConcretePortfolioReconciliationService {
             .into_iter()
             .map(|client| Slot {
                 last_ok_at: last_ok.get(client.name()).copied(),
-                last_rows: Vec::new(),
                 breaker: CircuitBreaker::new(cb.failure_threshold, cb.open_for),
                 client,
             })
@@ -139,50 +134,23 @@ struct Compared {
     report: ExchangeReport,
     findings: Option<Vec<Finding>>,
     events: Vec<AuditEvent>,
+    /// Every compared pair (the store writes only the changed ones).
     changed: Vec<SnapshotRow>,
 }
 
-/// Snapshot rows for what changed between `last` and `rows` (both sorted by asset): new or
-/// different pairs with their amounts, and pairs that went to zero on both sides as
-/// `0`/`0`, so the history never shows a stale balance.
-fn changed_rows(
-    exchange: &ExchangeName,
-    last: &[BalanceRow],
-    rows: &[BalanceRow],
-) -> Vec<SnapshotRow> {
-    let row = |asset: &Asset, local: Decimal, exchange_amount: Decimal| SnapshotRow {
-        exchange: exchange.to_string(),
-        asset: asset.to_string(),
-        local: format_amount(local),
-        exchange_amount: format_amount(exchange_amount),
-    };
-    let mut out = Vec::new();
-    let (mut prev, mut next) = (last.iter().peekable(), rows.iter().peekable());
-    loop {
-        match (prev.peek(), next.peek()) {
-            (None, None) => break,
-            (Some(p), Some(n)) if p.asset == n.asset => {
-                if p.local != n.local || p.exchange != n.exchange {
-                    out.push(row(&n.asset, n.local, n.exchange));
-                }
-                prev.next();
-                next.next();
-            }
-            (Some(p), Some(n)) if p.asset > n.asset => {
-                out.push(row(&n.asset, n.local, n.exchange));
-                next.next();
-            }
-            (None, Some(n)) => {
-                out.push(row(&n.asset, n.local, n.exchange));
-                next.next();
-            }
-            (Some(p), _) => {
-                out.push(row(&p.asset, Decimal::ZERO, Decimal::ZERO));
-                prev.next();
-            }
-        }
-    }
-    out
+/// Snapshot rows for every compared pair. The store keeps only those that differ from
+/// the latest stored value (and records pairs that went to zero), comparing against the
+/// database inside its transaction: a per-process memory of the last cycle would go stale
+/// when a cron `once` and the console write the same database.
+fn snapshot_rows(exchange: &ExchangeName, rows: &[BalanceRow]) -> Vec<SnapshotRow> {
+    rows.iter()
+        .map(|r| SnapshotRow {
+            exchange: exchange.to_string(),
+            asset: r.asset.to_string(),
+            local: format_amount(r.local),
+            exchange_amount: format_amount(r.exchange),
+        })
+        .collect()
 }
 
 fn compare(
@@ -254,7 +222,7 @@ fn compare(
             report.attempts = f.attempts;
             report.coverage = f.coverage;
             compared.map(|(findings, rows)| {
-                changed = changed_rows(&name, &slot.last_rows, &rows);
+                changed = snapshot_rows(&name, &rows);
                 report.balances = rows;
                 findings
             })
@@ -369,12 +337,6 @@ impl PortfolioReconciliationService for ConcretePortfolioReconciliationService {
                 })
             })
             .await?;
-        // Only now that the snapshots are stored: a failed commit re-sends them next cycle.
-        for (slot, e) in self.slots.iter_mut().zip(&exchanges) {
-            if e.status == ExchangeStatus::Ok && ledger_ok {
-                slot.last_rows.clone_from(&e.balances);
-            }
-        }
         Ok(ReconciliationReport {
             id,
             started_at,

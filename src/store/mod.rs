@@ -71,8 +71,13 @@ pub enum StoreError {
 pub struct ReconciliationRepository {
     conn: Connection,
     path: String,
-    /// Last snapshot written per (exchange, asset), so unchanged balances cost no row.
-    last_snapshot: HashMap<(String, String), (String, String)>,
+    /// The latest stored snapshot per exchange and asset, so unchanged balances cost no
+    /// row. A hint only: trusted inside a write transaction when `snapshot_version` says
+    /// no other connection has committed since it was read, else reloaded there.
+    last_snapshot: records::SnapshotCache,
+    /// `PRAGMA data_version` when `last_snapshot` last matched the database (`None`: not
+    /// loaded). SQLite changes it on every commit by another connection, and only then.
+    snapshot_version: Option<i64>,
 }
 
 impl ReconciliationRepository {
@@ -112,13 +117,12 @@ impl ReconciliationRepository {
                 path: shown.clone(),
                 message,
             })?;
-        let mut repo = Self {
+        Ok(Self {
             conn,
             path: shown,
-            last_snapshot: HashMap::new(),
-        };
-        repo.load_snapshot_cache()?;
-        Ok(repo)
+            last_snapshot: records::SnapshotCache::default(),
+            snapshot_version: None,
+        })
     }
 
     /// Opens an existing database; a missing file is an error rather than a new, empty
@@ -140,27 +144,6 @@ impl ReconciliationRepository {
             path: self.path.clone(),
             source,
         }
-    }
-
-    fn load_snapshot_cache(&mut self) -> Result<(), StoreError> {
-        let rows: Vec<_> = {
-            let mut stmt = self
-                .conn
-                .prepare(
-                    "SELECT exchange, asset, local, exchange_amount FROM balance_snapshots s
-                     WHERE cycle_id = (SELECT MAX(cycle_id) FROM balance_snapshots
-                                       WHERE exchange = s.exchange AND asset = s.asset)",
-                )
-                .map_err(|e| self.sql(e))?;
-            let mapped = stmt
-                .query_map([], |r| Ok(((r.get(0)?, r.get(1)?), (r.get(2)?, r.get(3)?))))
-                .map_err(|e| self.sql(e))?;
-            mapped
-                .collect::<rusqlite::Result<_>>()
-                .map_err(|e| self.sql(e))?
-        };
-        self.last_snapshot = rows.into_iter().collect();
-        Ok(())
     }
 
     /// Appends audit events in their own transaction.
@@ -225,8 +208,18 @@ impl ReconciliationRepository {
         let open = records::load_open(&tx, &path)?;
         let plan = plan(open);
         let cycle_id = records::insert_cycle(&tx, input, &plan).map_err(sql)?;
+        // Another process (a cron `once` beside the console) may have stored snapshots
+        // since this cache was filled; compare against the database then, never against
+        // what this process last wrote.
+        let version: i64 = tx
+            .query_row("PRAGMA data_version", [], |r| r.get(0))
+            .map_err(sql)?;
+        if self.snapshot_version != Some(version) {
+            self.snapshot_version = None;
+            self.last_snapshot = records::load_latest_snapshots(&tx).map_err(sql)?;
+        }
         let changed =
-            records::insert_snapshots(&tx, cycle_id, &input.snapshots, &self.last_snapshot)
+            records::insert_snapshots(&tx, cycle_id, input, &self.last_snapshot)
                 .map_err(sql)?;
         records::apply_writes(&tx, &plan.writes).map_err(sql)?;
         let mut events = plan.events.clone();
@@ -245,10 +238,11 @@ impl ReconciliationRepository {
         ));
         audit::append(&tx, input.finished_at, &events).map_err(sql)?;
         tx.commit().map_err(sql)?;
+        // A commit on this connection leaves data_version as it was.
         for row in changed {
-            self.last_snapshot
-                .insert((row.exchange, row.asset), (row.local, row.exchange_amount));
+            self.last_snapshot.insert(row);
         }
+        self.snapshot_version = Some(version);
         Ok((cycle_id, plan))
     }
 

@@ -1,6 +1,6 @@
 //! Row types and the SQL that reads and writes them. All SQL uses bound parameters.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
@@ -63,7 +63,9 @@ pub struct CycleInput {
     pub ledger_error: Option<String>,
     /// Per-exchange results.
     pub exchanges: Vec<ExchangeRecord>,
-    /// Amounts of every compared pair (only changed ones are stored).
+    /// Amounts of every compared pair: all non-zero pairs of each exchange whose status
+    /// is `ok` when the ledger was read. Only changed ones are stored; a pair stored
+    /// before and absent now is stored as `0`/`0` (it went to zero on both sides).
     pub snapshots: Vec<SnapshotRow>,
 }
 
@@ -247,32 +249,109 @@ pub(super) fn insert_cycle(
     Ok(id)
 }
 
-/// Inserts the snapshots whose amounts changed since the last stored one; returns them.
+/// The latest stored (local, exchange amount) per exchange, then asset: nested so a
+/// lookup borrows the row's names instead of allocating a key.
+#[derive(Debug, Default)]
+pub(super) struct SnapshotCache(HashMap<String, HashMap<String, (String, String)>>);
+
+impl SnapshotCache {
+    fn unchanged(&self, r: &SnapshotRow) -> bool {
+        self.0
+            .get(&r.exchange)
+            .and_then(|m| m.get(&r.asset))
+            .is_some_and(|(l, e)| *l == r.local && *e == r.exchange_amount)
+    }
+
+    pub(super) fn insert(&mut self, r: SnapshotRow) {
+        self.0
+            .entry(r.exchange)
+            .or_default()
+            .insert(r.asset, (r.local, r.exchange_amount));
+    }
+}
+
+/// Reads the latest snapshot of every (exchange, asset) pair.
+pub(super) fn load_latest_snapshots(conn: &Connection) -> rusqlite::Result<SnapshotCache> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT exchange, asset, local, exchange_amount FROM balance_snapshots s
+         WHERE cycle_id = (SELECT MAX(cycle_id) FROM balance_snapshots
+                           WHERE exchange = s.exchange AND asset = s.asset)",
+    )?;
+    let mut cache = SnapshotCache::default();
+    let rows = stmt.query_map([], |r| {
+        Ok(SnapshotRow {
+            exchange: r.get(0)?,
+            asset: r.get(1)?,
+            local: r.get(2)?,
+            exchange_amount: r.get(3)?,
+        })
+    })?;
+    for row in rows {
+        cache.insert(row?);
+    }
+    Ok(cache)
+}
+
+/// The snapshots to store: the pairs whose amounts differ from the latest stored ones,
+/// and `0`/`0` for pairs of a compared exchange that are stored non-zero but absent now.
+fn changed_snapshots(input: &CycleInput, last: &SnapshotCache) -> Vec<SnapshotRow> {
+    let mut changed: Vec<SnapshotRow> = input
+        .snapshots
+        .iter()
+        .filter(|r| !last.unchanged(r))
+        .cloned()
+        .collect();
+    if input.ledger_error.is_some() {
+        return changed;
+    }
+    for e in input.exchanges.iter().filter(|e| e.status == "ok") {
+        let Some(stored) = last.0.get(&e.exchange) else {
+            continue;
+        };
+        let present: HashSet<&str> = input
+            .snapshots
+            .iter()
+            .filter(|r| r.exchange == e.exchange)
+            .map(|r| r.asset.as_str())
+            .collect();
+        let mut gone: Vec<SnapshotRow> = stored
+            .iter()
+            .filter(|(asset, (l, x))| {
+                !present.contains(asset.as_str()) && !(l == "0" && x == "0")
+            })
+            .map(|(asset, _)| SnapshotRow {
+                exchange: e.exchange.clone(),
+                asset: asset.clone(),
+                local: "0".into(),
+                exchange_amount: "0".into(),
+            })
+            .collect();
+        gone.sort_by(|a, b| a.asset.cmp(&b.asset));
+        changed.extend(gone);
+    }
+    changed
+}
+
+/// Inserts the snapshots that changed (see [`changed_snapshots`]); returns them.
 pub(super) fn insert_snapshots(
     conn: &Connection,
     cycle_id: i64,
-    rows: &[SnapshotRow],
-    last: &HashMap<(String, String), (String, String)>,
+    input: &CycleInput,
+    last: &SnapshotCache,
 ) -> rusqlite::Result<Vec<SnapshotRow>> {
     let mut stmt = conn.prepare_cached(
         "INSERT INTO balance_snapshots (cycle_id, exchange, asset, local, exchange_amount)
          VALUES (?1, ?2, ?3, ?4, ?5)",
     )?;
-    let mut changed = Vec::new();
-    for r in rows {
-        let unchanged = last
-            .get(&(r.exchange.clone(), r.asset.clone()))
-            .is_some_and(|(l, e)| *l == r.local && *e == r.exchange_amount);
-        if !unchanged {
-            stmt.execute(params![
-                cycle_id,
-                r.exchange,
-                r.asset,
-                r.local,
-                r.exchange_amount
-            ])?;
-            changed.push(r.clone());
-        }
+    let changed = changed_snapshots(input, last);
+    for r in &changed {
+        stmt.execute(params![
+            cycle_id,
+            r.exchange,
+            r.asset,
+            r.local,
+            r.exchange_amount
+        ])?;
     }
     Ok(changed)
 }
