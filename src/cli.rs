@@ -52,9 +52,14 @@ pub enum Command {
         /// Why it is acceptable.
         #[arg(long, default_value = "")]
         note: String,
-        /// Who acknowledges (default: $USER).
+        /// Who acknowledges (default: $USER, else the account name of the user id).
         #[arg(long)]
         by: Option<String>,
+        /// The difference you saw (exchange − local, e.g. from `recon once`): refused,
+        /// with the current figure, if the open gap has since moved beyond tolerance of it,
+        /// changed sign, or resolved.
+        #[arg(long, value_name = "D", allow_hyphen_values = true)]
+        difference: Option<String>,
     },
     /// Print the effective configuration (defaults + file + env), secrets as `***`.
     Config,

@@ -49,15 +49,18 @@ fn main() -> ExitCode {
             }
             Err(e) => fail(&e, 1),
         },
-        Command::Ack { target, note, by } => {
-            match commands::ack::run(&cfg, &target, &note, by.as_deref()) {
-                Ok(line) => {
-                    print_out(&line);
-                    ExitCode::SUCCESS
-                }
-                Err(e) => fail(&e, 1),
+        Command::Ack {
+            target,
+            note,
+            by,
+            difference,
+        } => match commands::ack::run(&cfg, &target, &note, by.as_deref(), difference.as_deref()) {
+            Ok(line) => {
+                print_out(&line);
+                ExitCode::SUCCESS
             }
-        }
+            Err(e) => fail(&e, 1),
+        },
         Command::Config => {
             print_out(&commands::show_config::render(&cfg));
             ExitCode::SUCCESS

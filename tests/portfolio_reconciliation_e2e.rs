@@ -658,6 +658,7 @@ async fn actor_message_handling_reconcile_ack_pause_shutdown() {
             a("btc"),
             "alice".into(),
             "known transfer".into(),
+            None,
         )
         .await
         .unwrap();
@@ -702,6 +703,7 @@ async fn persistence_survives_a_restart_with_acks_and_resolves_later() {
             a("BTC"),
             "bob".into(),
             "in transit".into(),
+            None,
         )
         .await
         .unwrap();
@@ -751,6 +753,7 @@ async fn audit_trail_records_every_event_and_the_chain_verifies() {
             a("BTC"),
             "carol".into(),
             "ok".into(),
+            None,
         )
         .await
         .unwrap();
@@ -860,7 +863,13 @@ async fn acknowledgement_lapses_when_the_gap_grows_beyond_tolerance() {
     let (mut r, s) = single(FAST, "[x]\nBTC = \"1.5\"\n", "x", &[("BTC", "1.4")]);
     r.service.reconcile().await.unwrap();
     r.service
-        .acknowledge(ExchangeName::new("x"), a("BTC"), "dan".into(), "".into())
+        .acknowledge(
+            ExchangeName::new("x"),
+            a("BTC"),
+            "dan".into(),
+            "".into(),
+            None,
+        )
         .await
         .unwrap();
     // Grows by 0.0001 ≤ allowed (0.00015): still acknowledged.
@@ -878,7 +887,13 @@ async fn acknowledgement_lapses_when_the_gap_grows_beyond_tolerance() {
     );
     let err = r
         .service
-        .acknowledge(ExchangeName::new("x"), a("ETH"), "dan".into(), "".into())
+        .acknowledge(
+            ExchangeName::new("x"),
+            a("ETH"),
+            "dan".into(),
+            "".into(),
+            None,
+        )
         .await
         .unwrap_err();
     assert_eq!(err.to_string(), "no open discrepancy 'x:ETH'");
@@ -894,6 +909,7 @@ async fn acknowledgement_lapses_when_the_gap_changes_direction() {
             a("BTC"),
             "ops".into(),
             "in transit".into(),
+            None,
         )
         .await
         .unwrap();

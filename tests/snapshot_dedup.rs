@@ -133,7 +133,12 @@ async fn two_engines_on_one_database_never_leave_the_latest_snapshot_stale() {
     );
     let db = console.db();
     let mut console_service = console.service;
-    for (who, ledger) in [("console", "1"), ("cron", "2"), ("console", "1"), ("cron", "1")] {
+    for (who, ledger) in [
+        ("console", "1"),
+        ("cron", "2"),
+        ("console", "1"),
+        ("cron", "1"),
+    ] {
         std::fs::write(
             console.dir.path().join("ledger.toml"),
             format!("[x]\nBTC = \"{ledger}\"\n"),

@@ -167,6 +167,7 @@ fn commit_cycle_hands_the_plan_the_open_discrepancies_and_round_trips_them_exact
             "a",
             "",
             Utc::now(),
+            |d| Ok(d.difference),
         )
         .unwrap_err();
     assert!(matches!(err, StoreError::NotOpen(ref k) if k == "x:ETH"));

@@ -2,6 +2,7 @@
 //! a cycle, and the actor that owns the service for the front ends.
 
 pub mod actor;
+pub mod guard;
 pub mod lifecycle;
 pub mod report;
 pub mod rules;
@@ -10,9 +11,13 @@ pub mod service;
 use async_trait::async_trait;
 
 pub use actor::{EngineView, ReconciliationActor, ReconciliationHandle};
+pub use guard::SeenGap;
 pub use report::{ExchangeReport, ExchangeStatus, ReconciliationReport};
 pub use service::ConcretePortfolioReconciliationService;
 
+use std::sync::Arc;
+
+use crate::config::TradingConfig;
 use crate::domain::{Asset, BalanceDiscrepancy, ExchangeName};
 use crate::error::ReconciliationError;
 
@@ -23,12 +28,17 @@ pub trait PortfolioReconciliationService: Send {
     /// report (`partial` / `failed`); only a store failure is an `Err`.
     async fn reconcile(&mut self) -> Result<ReconciliationReport, ReconciliationError>;
 
-    /// Acknowledges the open discrepancy `exchange:asset`.
+    /// Acknowledges the open discrepancy `exchange:asset`. With `seen` (the gap the person
+    /// looked at), refused unless the stored gap is still that one (SPEC §2).
     async fn acknowledge(
         &self,
         exchange: ExchangeName,
         asset: Asset,
         by: String,
         note: String,
+        seen: Option<SeenGap>,
     ) -> Result<BalanceDiscrepancy, ReconciliationError>;
+
+    /// The configuration it runs with (the acknowledgement guard's tolerance).
+    fn config(&self) -> Arc<TradingConfig>;
 }

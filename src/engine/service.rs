@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use tokio::time::Instant;
 
+use super::guard::{self, SeenGap};
 use super::lifecycle;
 use super::report::{
     classify_status, BalanceRow, CircuitState, ExchangeReport, ExchangeStatus, ReconciliationReport,
@@ -356,21 +357,47 @@ impl PortfolioReconciliationService for ConcretePortfolioReconciliationService {
         asset: Asset,
         by: String,
         note: String,
+        seen: Option<SeenGap>,
     ) -> Result<BalanceDiscrepancy, ReconciliationError> {
-        acknowledge(&self.store, exchange, asset, by, note).await
+        acknowledge(&self.store, &self.config, exchange, asset, by, note, seen).await
+    }
+
+    fn config(&self) -> Arc<TradingConfig> {
+        self.config.clone()
     }
 }
 
-/// Records an acknowledgement through the store thread (usable while a cycle runs).
+/// Records an acknowledgement through the store thread (usable while a cycle runs). With
+/// `seen`, the store refuses it unless the open discrepancy is still the gap that was seen
+/// (SPEC §2, [`guard::check`] with `config`'s tolerance) and records the difference seen;
+/// without, it records the stored difference.
 pub async fn acknowledge(
     store: &StoreHandle,
+    config: &TradingConfig,
     exchange: ExchangeName,
     asset: Asset,
     by: String,
     note: String,
+    seen: Option<SeenGap>,
 ) -> Result<BalanceDiscrepancy, ReconciliationError> {
+    // Only the tolerance crosses to the store thread, not the whole configuration.
+    let tolerance = seen.map(|_| config.tolerance.clone());
     let d = store
-        .call(move |repo| repo.acknowledge(&exchange, &asset, &by, &note, now_millis()))
+        .call(move |repo| {
+            repo.acknowledge(
+                &exchange,
+                &asset,
+                &by,
+                &note,
+                now_millis(),
+                |current| match (seen, tolerance) {
+                    (Some(seen), Some(t)) => {
+                        guard::check(&seen, current, &t).map(|()| seen.difference)
+                    }
+                    _ => Ok(current.difference),
+                },
+            )
+        })
         .await?;
     Ok(d)
 }

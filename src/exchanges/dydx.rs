@@ -233,10 +233,7 @@ mod tests {
     use crate::exchanges::sum_by_asset;
 
     fn parse_fixture(name: &str) -> Result<DydxSubaccount, ExchangeError> {
-        let path = format!(
-            "{}/tests/fixtures/dydx/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        );
+        let path = format!("{}/tests/fixtures/dydx/{name}", env!("CARGO_MANIFEST_DIR"));
         parse_subaccount(&std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}")))
     }
 

@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
+use rust_decimal::Decimal;
 
 pub use audit::{AuditEntry, AuditEvent, AuditKind, ChainStatus};
 pub use records::{
@@ -62,6 +63,10 @@ pub enum StoreError {
     /// `ack` named a discrepancy that is not open.
     #[error("no open discrepancy '{0}'")]
     NotOpen(String),
+    /// The acknowledgement guard refused: the stored gap is not the one that was seen
+    /// (the message names the current figure).
+    #[error("{0}")]
+    Refused(String),
     /// The store thread has stopped.
     #[error("the store thread has stopped")]
     Stopped,
@@ -219,8 +224,7 @@ impl ReconciliationRepository {
             self.last_snapshot = records::load_latest_snapshots(&tx).map_err(sql)?;
         }
         let changed =
-            records::insert_snapshots(&tx, cycle_id, input, &self.last_snapshot)
-                .map_err(sql)?;
+            records::insert_snapshots(&tx, cycle_id, input, &self.last_snapshot).map_err(sql)?;
         records::apply_writes(&tx, &plan.writes).map_err(sql)?;
         let mut events = plan.events.clone();
         events.push(AuditEvent::new(
@@ -247,7 +251,9 @@ impl ReconciliationRepository {
     }
 
     /// Acknowledges the open discrepancy `exchange:asset`: appends to `acknowledgements`,
-    /// marks the discrepancy, audits it — one transaction.
+    /// marks the discrepancy, audits it — one transaction. `guard` sees the open
+    /// discrepancy as stored, read inside that transaction (so no cycle can commit between
+    /// the check and the write), and returns the difference to record, or the refusal.
     pub fn acknowledge(
         &mut self,
         exchange: &ExchangeName,
@@ -255,6 +261,7 @@ impl ReconciliationRepository {
         by: &str,
         note: &str,
         at: DateTime<Utc>,
+        guard: impl FnOnce(&BalanceDiscrepancy) -> Result<Decimal, String>,
     ) -> Result<BalanceDiscrepancy, StoreError> {
         let key = DiscrepancyId::new(exchange, asset);
         let path = self.path.clone();
@@ -270,11 +277,13 @@ impl ReconciliationRepository {
         let Some(mut current) = open.into_iter().find(|d| d.discrepancy.id == key) else {
             return Err(StoreError::NotOpen(key.to_string()));
         };
+        // Dropping the transaction unrecorded rolls it back: nothing is written.
+        let difference = guard(&current.discrepancy).map_err(StoreError::Refused)?;
         let ack = Acknowledgement {
             by: by.to_string(),
             note: note.to_string(),
             at,
-            difference: current.discrepancy.difference,
+            difference,
         };
         let ts = audit::timestamp(at);
         tx.execute(
