@@ -36,7 +36,8 @@ fn main() -> ExitCode {
                 print_out(&msg);
                 ExitCode::from(if intact { 0 } else { 1 })
             }
-            Err(e) => fail(&e, 1),
+            // 1 means "broken"; not being able to look is something else.
+            Err(e) => fail(&format!("could not verify: {e}"), UNKNOWN),
         },
         Command::Audit {
             action: None,

@@ -271,11 +271,11 @@ fn audit_verify_detects_entries_cut_from_the_end_and_a_missing_database() {
     // A mistyped or deleted database is an error, not an empty "intact" trail.
     let empty = Dir::shipped();
     let out = empty.recon(&["audit", "verify"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(3), "could not verify");
     assert_eq!(
         String::from_utf8(out.stderr).unwrap(),
         format!(
-            "recon: database {} does not exist (no cycle has run with this configuration; check [storage] path)\n",
+            "recon: could not verify: database {} does not exist (no cycle has run with this configuration; check [storage] path)\n",
             empty.db().display()
         )
     );

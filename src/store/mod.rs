@@ -72,6 +72,39 @@ pub enum StoreError {
     Stopped,
 }
 
+/// SQLite could not set up the WAL index (`-shm`) of a read-only open: the file and its
+/// directory are not writable by this user.
+fn cannot_open_shared_memory(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::CannotOpen | rusqlite::ErrorCode::ReadOnly)
+    )
+}
+
+/// Opens `path` with SQLite's `immutable=1` URI parameter, refusing when a non-empty `-wal`
+/// file exists (its commits would be silently ignored).
+fn open_immutable(path: &Path) -> Result<Connection, String> {
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    if std::fs::metadata(&wal).is_ok_and(|m| m.len() > 0) {
+        return Err(format!(
+            "cannot be read without write access to it or its directory while {} holds recent commits",
+            Path::new(&wal).display()
+        ));
+    }
+    let absolute = std::path::absolute(path).map_err(|e| e.to_string())?;
+    let mut uri = url::Url::from_file_path(&absolute)
+        .map_err(|()| format!("cannot be named as a file URI: {}", absolute.display()))?;
+    uri.set_query(Some("mode=ro&immutable=1"));
+    Connection::open_with_flags(
+        uri.as_str(),
+        OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_URI
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| e.to_string())
+}
+
 /// The repository: one connection, owned by one thread at a time.
 pub struct ReconciliationRepository {
     conn: Connection,
@@ -130,13 +163,58 @@ impl ReconciliationRepository {
         })
     }
 
-    /// Opens an existing database; a missing file is an error rather than a new, empty
-    /// (and trivially "intact") trail. For `audit`, `audit verify` and `ack`.
+    /// Opens an existing database for writing; a missing file is an error rather than a
+    /// new, empty database. For `ack`.
     pub fn open_existing(path: &Path) -> Result<Self, StoreError> {
         if !path.exists() {
             return Err(StoreError::Missing(path.display().to_string()));
         }
         Self::open(path)
+    }
+
+    /// Opens an existing database for reading only (`audit`, `audit verify`, and any
+    /// other command that only reads): no pragma that writes, no migration, and the
+    /// schema must be the version this build writes. Works on a copy the current user may
+    /// not write: when neither the file nor its directory is writable, SQLite cannot
+    /// create the `-shm` file a WAL database needs, so the file is then opened
+    /// `immutable` (no locks, no shared memory) — unless a non-empty `-wal` beside it
+    /// holds commits that such an open would not see.
+    pub fn open_read_only(path: &Path) -> Result<Self, StoreError> {
+        let shown = path.display().to_string();
+        if !path.exists() {
+            return Err(StoreError::Missing(shown));
+        }
+        let sql = |source| StoreError::Sqlite {
+            path: shown.clone(),
+            source,
+        };
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags).map_err(sql)?;
+        // A writer (the console) may hold the lock briefly.
+        conn.busy_timeout(Duration::from_secs(10)).map_err(sql)?;
+        let (conn, version) = match schema::version(&conn) {
+            Ok(v) => (conn, v),
+            Err(e) if cannot_open_shared_memory(&e) => {
+                drop(conn);
+                let conn = open_immutable(path).map_err(|message| StoreError::Schema {
+                    path: shown.clone(),
+                    message,
+                })?;
+                let v = schema::version(&conn).map_err(sql)?;
+                (conn, v)
+            }
+            Err(e) => return Err(sql(e)),
+        };
+        schema::check_readable(version).map_err(|message| StoreError::Schema {
+            path: shown.clone(),
+            message,
+        })?;
+        Ok(Self {
+            conn,
+            path: shown,
+            last_snapshot: records::SnapshotCache::default(),
+            snapshot_version: None,
+        })
     }
 
     /// The database file, for messages.
