@@ -18,6 +18,10 @@ use recon::tui;
 const UNKNOWN: u8 = 3;
 
 fn main() -> ExitCode {
+    // Balances, notes and logs are private: everything recon creates from here on (the
+    // database and its -wal/-shm, log files rotated in at midnight) is owner-only,
+    // whatever the umask of the shell or cron that started it.
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
     let cli = Cli::parse();
     let once = matches!(cli.command, Some(Command::Once { .. }));
     let cfg = match TradingConfig::load(&cli.config) {

@@ -12,6 +12,7 @@ mod schema;
 pub mod thread;
 
 use std::collections::HashMap;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -119,14 +120,37 @@ pub struct ReconciliationRepository {
 }
 
 impl ReconciliationRepository {
-    /// Opens (creating if needed) and migrates the database at `path`.
+    /// Opens (creating if needed, owner-only: 0600 in a new directory 0700) and migrates
+    /// the database at `path`. An existing file keeps its mode, with a warning when others
+    /// may read it.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let shown = path.display().to_string();
+        let io = |what: &str, e: std::io::Error| StoreError::Schema {
+            path: shown.clone(),
+            message: format!("{what}: {e}"),
+        };
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|e| StoreError::Schema {
-                path: shown.clone(),
-                message: format!("cannot create directory: {e}"),
-            })?;
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(parent)
+                .map_err(|e| io("cannot create directory", e))?;
+        }
+        // Balances and notes are private: create the file owner-only before SQLite opens
+        // it, whatever the umask; SQLite gives the -wal and -shm files the same mode.
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+        {
+            Ok(file) => file
+                .set_permissions(std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| io("cannot restrict to 0600", e))?,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                crate::logging::warn_if_readable_by_others(path, "database", 0o600);
+            }
+            Err(e) => return Err(io("cannot create", e)),
         }
         let sql = |source| StoreError::Sqlite {
             path: shown.clone(),
