@@ -316,7 +316,10 @@ fn changed_snapshots(input: &CycleInput, last: &SnapshotCache) -> Vec<SnapshotRo
             .collect();
         let mut gone: Vec<SnapshotRow> = stored
             .iter()
-            .filter(|(asset, (l, x))| !present.contains(asset.as_str()) && !(l == "0" && x == "0"))
+            .filter(|(asset, (l, x))| {
+                let zero = l == "0" && x == "0";
+                !zero && !present.contains(asset.as_str())
+            })
             .map(|(asset, _)| SnapshotRow {
                 exchange: e.exchange.clone(),
                 asset: asset.clone(),
