@@ -8,6 +8,7 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::OnceLock;
 
 const NOBODY: &str = "65534";
 
@@ -19,20 +20,32 @@ fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
 }
 
-/// A temp dir everyone may enter, with a copy of the binary everyone may run.
+/// A copy of the binary that everyone may run, in a directory everyone may enter (made
+/// once per test process), for runs as `nobody`: the build directory may not be
+/// traversable by that user.
+fn shared_binary() -> &'static Path {
+    static BIN: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    &BIN.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        chmod(dir.path(), 0o755);
+        let bin = dir.path().join("recon");
+        std::fs::copy(env!("CARGO_BIN_EXE_recon"), &bin).unwrap();
+        chmod(&bin, 0o755);
+        (dir, bin)
+    })
+    .1
+}
+
+/// A temp dir everyone may enter.
 struct Sandbox {
     dir: tempfile::TempDir,
-    bin: PathBuf,
 }
 
 impl Sandbox {
     fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
         chmod(dir.path(), 0o755);
-        let bin = dir.path().join("recon");
-        std::fs::copy(env!("CARGO_BIN_EXE_recon"), &bin).unwrap();
-        chmod(&bin, 0o755);
-        Self { dir, bin }
+        Self { dir }
     }
 
     /// A directory with a config whose database is `recon.db` beside it.
@@ -54,28 +67,40 @@ impl Sandbox {
     /// `recon --config <dir>/config.toml <args>`, as an unprivileged user when `as_nobody`
     /// (and this process is root): (exit code, stdout, stderr).
     fn recon(&self, dir: &Path, args: &[&str], as_nobody: bool) -> (i32, String, String) {
-        let mut c = if as_nobody && is_root() {
-            let mut c = Command::new("setpriv");
-            c.args([
-                &format!("--reuid={NOBODY}"),
-                &format!("--regid={NOBODY}"),
-                "--clear-groups",
-            ])
-            .arg(&self.bin);
+        let command = || {
+            let mut c = if as_nobody && is_root() {
+                let mut c = Command::new("setpriv");
+                c.args([
+                    &format!("--reuid={NOBODY}"),
+                    &format!("--regid={NOBODY}"),
+                    "--clear-groups",
+                ])
+                .arg(shared_binary());
+                c
+            } else {
+                Command::new(env!("CARGO_BIN_EXE_recon"))
+            };
+            c.env_clear()
+                .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+                .env("HOME", self.dir.path())
+                .current_dir(self.dir.path())
+                .arg("--config")
+                .arg(dir.join("config.toml"))
+                .args(args);
             c
-        } else {
-            Command::new(&self.bin)
         };
-        let out = c
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", self.dir.path())
-            .current_dir(self.dir.path())
-            .arg("--config")
-            .arg(dir.join("config.toml"))
-            .args(args)
-            .output()
-            .unwrap();
+        // A test thread forking while the copy was being written may still hold it open
+        // for a moment ("text file busy"): try again shortly.
+        let mut tries = 0;
+        let out = loop {
+            match command().output() {
+                Err(e) if e.raw_os_error() == Some(26) && tries < 50 => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                other => break other.unwrap(),
+            }
+        };
         (
             out.status.code().unwrap(),
             String::from_utf8(out.stdout).unwrap(),
