@@ -14,9 +14,10 @@ use recon::engine::{ConcretePortfolioReconciliationService, PortfolioReconciliat
 use recon::exchanges::ExchangeClient;
 use recon::ledger::LedgerSource;
 use recon::store::thread::StoreHandle;
-use recon::store::{CycleInput, CyclePlan, ReconciliationRepository, SnapshotRow};
+use recon::store::{CycleInput, CyclePlan, ReconciliationRepository, SnapshotPair, SnapshotSet};
 
-fn input(snapshots: Vec<SnapshotRow>) -> CycleInput {
+/// A cycle that compared exchange x with these pairs.
+fn input(pairs: Vec<SnapshotPair>) -> CycleInput {
     let now = recon::domain::now_millis();
     CycleInput {
         started_at: now,
@@ -24,7 +25,10 @@ fn input(snapshots: Vec<SnapshotRow>) -> CycleInput {
         duration_ms: 5,
         ledger_error: None,
         exchanges: vec![],
-        snapshots,
+        snapshots: vec![SnapshotSet {
+            exchange: "x".into(),
+            pairs,
+        }],
     }
 }
 
@@ -38,12 +42,11 @@ fn plan() -> CyclePlan {
     }
 }
 
-fn btc(local: &str, exchange: &str) -> SnapshotRow {
-    SnapshotRow {
-        exchange: "x".into(),
-        asset: "BTC".into(),
-        local: local.into(),
-        exchange_amount: exchange.into(),
+fn btc(local: &str, exchange: &str) -> SnapshotPair {
+    SnapshotPair {
+        asset: recon::domain::Asset::parse("BTC").unwrap(),
+        local: local.parse().unwrap(),
+        exchange_amount: exchange.parse().unwrap(),
     }
 }
 
@@ -159,4 +162,55 @@ async fn two_engines_on_one_database_never_leave_the_latest_snapshot_stale() {
     drop((cron, store, console_service, console.store));
     cron_thread.join();
     console.thread.join();
+}
+
+#[test]
+fn an_asset_gone_in_one_process_and_back_in_the_other_is_recorded_both_times() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("recon.db");
+    let mut console = ReconciliationRepository::open(&path).unwrap();
+    let mut cron = ReconciliationRepository::open(&path).unwrap();
+    let eth = || SnapshotPair {
+        asset: recon::domain::Asset::parse("ETH").unwrap(),
+        local: "2".parse().unwrap(),
+        exchange_amount: "2".parse().unwrap(),
+    };
+    let history = |path: &std::path::Path| -> Vec<(String, String)> {
+        rusqlite::Connection::open(path)
+            .unwrap()
+            .prepare(
+                "SELECT local, exchange_amount FROM balance_snapshots
+                 WHERE asset = 'ETH' ORDER BY cycle_id",
+            )
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    console
+        .commit_cycle(&input(vec![btc("1", "1"), eth()]), |_| plan())
+        .unwrap();
+    cron.commit_cycle(&input(vec![btc("1", "1")]), |_| plan())
+        .unwrap();
+    console
+        .commit_cycle(&input(vec![btc("1.0", "1.00"), eth()]), |_| plan())
+        .unwrap();
+    let pairs = |v: &[(&str, &str)]| -> Vec<(String, String)> {
+        v.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    };
+    assert_eq!(history(&path), pairs(&[("2", "2"), ("0", "0"), ("2", "2")]));
+    // 1.0 and 1 are the same balance: still one BTC row.
+    assert_eq!(latest(&path), ("1".to_string(), "1".to_string()));
+    let btc_rows: i64 = rusqlite::Connection::open(&path)
+        .unwrap()
+        .query_row(
+            "SELECT COUNT(*) FROM balance_snapshots WHERE asset = 'BTC'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(btc_rows, 1);
 }

@@ -19,13 +19,15 @@ use super::report::{
 use super::rules::{self, Finding};
 use super::PortfolioReconciliationService;
 use crate::config::TradingConfig;
-use crate::domain::{format_amount, now_millis, Asset, BalanceDiscrepancy, ExchangeName};
+use crate::domain::{now_millis, Asset, BalanceDiscrepancy, ExchangeName};
 use crate::error::ReconciliationError;
 use crate::exchanges::resilience::{BreakerState, BreakerTransition, CircuitBreaker, Permit};
 use crate::exchanges::{Coverage, ExchangeClient, ExchangeError, FetchedBalances};
 use crate::ledger::{Ledger, LedgerSource};
 use crate::store::thread::StoreHandle;
-use crate::store::{AuditEvent, AuditKind, CycleInput, CyclePlan, ExchangeRecord, SnapshotRow};
+use crate::store::{
+    AuditEvent, AuditKind, CycleInput, CyclePlan, ExchangeRecord, SnapshotPair, SnapshotSet,
+};
 
 /// One exchange as the service tracks it across cycles.
 struct Slot {
@@ -136,22 +138,25 @@ struct Compared {
     findings: Option<Vec<Finding>>,
     events: Vec<AuditEvent>,
     /// Every compared pair (the store writes only the changed ones).
-    changed: Vec<SnapshotRow>,
+    changed: Vec<SnapshotSet>,
 }
 
-/// Snapshot rows for every compared pair. The store keeps only those that differ from
-/// the latest stored value (and records pairs that went to zero), comparing against the
-/// database inside its transaction: a per-process memory of the last cycle would go stale
-/// when a cron `once` and the console write the same database.
-fn snapshot_rows(exchange: &ExchangeName, rows: &[BalanceRow]) -> Vec<SnapshotRow> {
-    rows.iter()
-        .map(|r| SnapshotRow {
-            exchange: exchange.to_string(),
-            asset: r.asset.to_string(),
-            local: format_amount(r.local),
-            exchange_amount: format_amount(r.exchange),
-        })
-        .collect()
+/// The snapshot of every compared pair of an exchange. The store writes only those that
+/// differ from the latest stored value (and records pairs that went to zero), comparing
+/// against the database inside its transaction: a per-process memory of the last cycle
+/// would go stale when a cron `once` and the console write the same database.
+fn snapshot_rows(exchange: &ExchangeName, rows: &[BalanceRow]) -> Vec<SnapshotSet> {
+    vec![SnapshotSet {
+        exchange: exchange.to_string(),
+        pairs: rows
+            .iter()
+            .map(|r| SnapshotPair {
+                asset: r.asset.clone(),
+                local: r.local,
+                exchange_amount: r.exchange,
+            })
+            .collect(),
+    }]
 }
 
 fn compare(

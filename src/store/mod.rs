@@ -22,7 +22,8 @@ use rust_decimal::Decimal;
 
 pub use audit::{AuditEntry, AuditEvent, AuditKind, ChainStatus};
 pub use records::{
-    CycleInput, CyclePlan, DiscrepancyWrite, ExchangeRecord, SnapshotRow, StoredDiscrepancy,
+    CycleInput, CyclePlan, DiscrepancyWrite, ExchangeRecord, SnapshotPair, SnapshotSet,
+    StoredDiscrepancy,
 };
 
 use crate::domain::{
@@ -326,7 +327,8 @@ impl ReconciliationRepository {
             self.last_snapshot = records::load_latest_snapshots(&tx).map_err(sql)?;
         }
         let changed =
-            records::insert_snapshots(&tx, cycle_id, input, &self.last_snapshot).map_err(sql)?;
+            records::insert_snapshots(&tx, cycle_id, &input.snapshots, &self.last_snapshot)
+                .map_err(sql)?;
         records::apply_writes(&tx, &plan.writes).map_err(sql)?;
         let mut events = plan.events.clone();
         events.push(AuditEvent::new(

@@ -10,8 +10,8 @@ use rust_decimal::Decimal;
 use super::audit::{timestamp, AuditEvent};
 use super::StoreError;
 use crate::domain::{
-    Acknowledgement, Asset, BalanceDiscrepancy, DiscrepancyId, DiscrepancySeverity, ExchangeName,
-    ReconciliationStatus,
+    format_amount, Acknowledgement, Asset, BalanceDiscrepancy, DiscrepancyId, DiscrepancySeverity,
+    ExchangeName, ReconciliationStatus,
 };
 
 /// One exchange's result within a cycle.
@@ -37,17 +37,25 @@ pub struct ExchangeRecord {
     pub complete: bool,
 }
 
-/// A (exchange, asset) pair's amounts in a cycle.
+/// An asset's amounts in a cycle.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SnapshotRow {
+pub struct SnapshotPair {
+    /// Asset symbol.
+    pub asset: Asset,
+    /// Ledger amount.
+    pub local: Decimal,
+    /// Exchange amount.
+    pub exchange_amount: Decimal,
+}
+
+/// Every non-zero pair of one exchange compared in a cycle (an exchange that failed, or
+/// any exchange when the ledger could not be read, has no set).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotSet {
     /// Exchange name.
     pub exchange: String,
-    /// Asset symbol.
-    pub asset: String,
-    /// Ledger amount (exact text).
-    pub local: String,
-    /// Exchange amount (exact text).
-    pub exchange_amount: String,
+    /// Its pairs; an asset stored before and absent now went to zero on both sides.
+    pub pairs: Vec<SnapshotPair>,
 }
 
 /// What the engine hands over to be written for one cycle.
@@ -63,10 +71,9 @@ pub struct CycleInput {
     pub ledger_error: Option<String>,
     /// Per-exchange results.
     pub exchanges: Vec<ExchangeRecord>,
-    /// Amounts of every compared pair: all non-zero pairs of each exchange whose status
-    /// is `ok` when the ledger was read. Only changed ones are stored; a pair stored
-    /// before and absent now is stored as `0`/`0` (it went to zero on both sides).
-    pub snapshots: Vec<SnapshotRow>,
+    /// The amounts of every compared exchange. Only pairs that differ from the latest
+    /// stored ones are written, and a pair stored before and absent now as `0`/`0`.
+    pub snapshots: Vec<SnapshotSet>,
 }
 
 /// A discrepancy as stored, with its row (one row per open episode).
@@ -250,84 +257,92 @@ pub(super) fn insert_cycle(
 }
 
 /// The latest stored (local, exchange amount) per exchange, then asset: nested so a
-/// lookup borrows the row's names instead of allocating a key.
+/// lookup borrows the names instead of allocating a key, and in decimals so a cycle's
+/// unchanged pairs cost neither formatting nor a row.
 #[derive(Debug, Default)]
-pub(super) struct SnapshotCache(HashMap<String, HashMap<String, (String, String)>>);
+pub(super) struct SnapshotCache(HashMap<String, HashMap<Asset, (Decimal, Decimal)>>);
+
+/// A snapshot row to write: (exchange, asset, local, exchange amount).
+pub(super) type ChangedPair = (String, Asset, Decimal, Decimal);
 
 impl SnapshotCache {
-    fn unchanged(&self, r: &SnapshotRow) -> bool {
+    pub(super) fn insert(&mut self, (exchange, asset, local, on_exchange): ChangedPair) {
         self.0
-            .get(&r.exchange)
-            .and_then(|m| m.get(&r.asset))
-            .is_some_and(|(l, e)| *l == r.local && *e == r.exchange_amount)
-    }
-
-    pub(super) fn insert(&mut self, r: SnapshotRow) {
-        self.0
-            .entry(r.exchange)
+            .entry(exchange)
             .or_default()
-            .insert(r.asset, (r.local, r.exchange_amount));
+            .insert(asset, (local, on_exchange));
     }
 }
 
-/// Reads the latest snapshot of every (exchange, asset) pair.
+/// Reads the latest snapshot of every (exchange, asset) pair. A row that does not parse
+/// (hand-edited) is left out, so the next value is simply written again.
 pub(super) fn load_latest_snapshots(conn: &Connection) -> rusqlite::Result<SnapshotCache> {
+    // One pass in primary-key order; SQLite takes the bare columns of a MAX() aggregate
+    // from the row holding the maximum.
     let mut stmt = conn.prepare_cached(
-        "SELECT exchange, asset, local, exchange_amount FROM balance_snapshots s
-         WHERE cycle_id = (SELECT MAX(cycle_id) FROM balance_snapshots
-                           WHERE exchange = s.exchange AND asset = s.asset)",
+        "SELECT exchange, asset, local, exchange_amount, MAX(cycle_id) FROM balance_snapshots
+         GROUP BY exchange, asset",
     )?;
     let mut cache = SnapshotCache::default();
     let rows = stmt.query_map([], |r| {
-        Ok(SnapshotRow {
-            exchange: r.get(0)?,
-            asset: r.get(1)?,
-            local: r.get(2)?,
-            exchange_amount: r.get(3)?,
-        })
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, String>(3)?,
+        ))
     })?;
     for row in rows {
-        cache.insert(row?);
+        let (exchange, asset, local, on_exchange) = row?;
+        if let (Ok(asset), Ok(local), Ok(on_exchange)) = (
+            Asset::parse(&asset),
+            Decimal::from_str(&local),
+            Decimal::from_str(&on_exchange),
+        ) {
+            cache.insert((exchange, asset, local, on_exchange));
+        }
     }
     Ok(cache)
 }
 
 /// The snapshots to store: the pairs whose amounts differ from the latest stored ones,
 /// and `0`/`0` for pairs of a compared exchange that are stored non-zero but absent now.
-fn changed_snapshots(input: &CycleInput, last: &SnapshotCache) -> Vec<SnapshotRow> {
-    let mut changed: Vec<SnapshotRow> = input
-        .snapshots
-        .iter()
-        .filter(|r| !last.unchanged(r))
-        .cloned()
-        .collect();
-    if input.ledger_error.is_some() {
-        return changed;
-    }
-    for e in input.exchanges.iter().filter(|e| e.status == "ok") {
-        let Some(stored) = last.0.get(&e.exchange) else {
+fn changed_snapshots(sets: &[SnapshotSet], last: &SnapshotCache) -> Vec<ChangedPair> {
+    let is_zero = |(l, x): &(Decimal, Decimal)| l.is_zero() && x.is_zero();
+    let mut changed = Vec::new();
+    for set in sets {
+        let stored = last.0.get(&set.exchange);
+        let mut still_there = 0;
+        for p in &set.pairs {
+            let before = stored.and_then(|m| m.get(&p.asset));
+            if before.is_some_and(|b| !is_zero(b)) {
+                still_there += 1;
+            }
+            // Decimal equality is numeric: 1.50 and 1.5 are the same balance.
+            if before != Some(&(p.local, p.exchange_amount)) {
+                changed.push((
+                    set.exchange.clone(),
+                    p.asset.clone(),
+                    p.local,
+                    p.exchange_amount,
+                ));
+            }
+        }
+        let Some(stored) = stored else { continue };
+        // Most cycles lose no asset: only then look for which.
+        if stored.values().filter(|v| !is_zero(v)).count() == still_there {
             continue;
-        };
-        let present: HashSet<&str> = input
-            .snapshots
+        }
+        let present: HashSet<&Asset> = set.pairs.iter().map(|p| &p.asset).collect();
+        let mut gone: Vec<ChangedPair> = stored
             .iter()
-            .filter(|r| r.exchange == e.exchange)
-            .map(|r| r.asset.as_str())
-            .collect();
-        let mut gone: Vec<SnapshotRow> = stored
-            .iter()
-            .filter(|(asset, (l, x))| {
-                let zero = l == "0" && x == "0";
-                !zero && !present.contains(asset.as_str())
-            })
-            .map(|(asset, _)| SnapshotRow {
-                exchange: e.exchange.clone(),
-                asset: asset.clone(),
-                local: "0".into(),
-                exchange_amount: "0".into(),
+            .filter(|(asset, v)| !is_zero(v) && !present.contains(asset))
+            .map(|(asset, _)| {
+                let zero = Decimal::ZERO;
+                (set.exchange.clone(), asset.clone(), zero, zero)
             })
             .collect();
-        gone.sort_by(|a, b| a.asset.cmp(&b.asset));
+        gone.sort_by(|a, b| a.1.cmp(&b.1));
         changed.extend(gone);
     }
     changed
@@ -337,21 +352,21 @@ fn changed_snapshots(input: &CycleInput, last: &SnapshotCache) -> Vec<SnapshotRo
 pub(super) fn insert_snapshots(
     conn: &Connection,
     cycle_id: i64,
-    input: &CycleInput,
+    sets: &[SnapshotSet],
     last: &SnapshotCache,
-) -> rusqlite::Result<Vec<SnapshotRow>> {
+) -> rusqlite::Result<Vec<ChangedPair>> {
     let mut stmt = conn.prepare_cached(
         "INSERT INTO balance_snapshots (cycle_id, exchange, asset, local, exchange_amount)
          VALUES (?1, ?2, ?3, ?4, ?5)",
     )?;
-    let changed = changed_snapshots(input, last);
-    for r in &changed {
+    let changed = changed_snapshots(sets, last);
+    for (exchange, asset, local, on_exchange) in &changed {
         stmt.execute(params![
             cycle_id,
-            r.exchange,
-            r.asset,
-            r.local,
-            r.exchange_amount
+            exchange,
+            asset.as_str(),
+            format_amount(*local),
+            format_amount(*on_exchange)
         ])?;
     }
     Ok(changed)
