@@ -35,7 +35,7 @@ pub enum Command {
     },
     /// Print the audit trail, newest first (`audit verify` checks the hash chain).
     Audit {
-        /// `verify`: recompute the hash chain; exit 0 intact, 1 broken.
+        /// `verify`: recompute the hash chain; exit 0 intact, 1 broken, 3 could not verify.
         #[command(subcommand)]
         action: Option<AuditAction>,
         /// Entries to print.
@@ -68,7 +68,8 @@ pub enum Command {
 /// `recon audit` actions.
 #[derive(Debug, Subcommand)]
 pub enum AuditAction {
-    /// Recompute the hash chain; exit 0 intact, 1 broken (naming the entry).
+    /// Recompute the hash chain (read-only); exit 0 intact, 1 broken (naming the entry),
+    /// 3 could not verify (missing or unreadable file, not a recon database).
     Verify,
 }
 
