@@ -43,7 +43,7 @@ pub enum Command {
     },
     /// Print the audit trail, newest first (`audit verify` checks the hash chain).
     Audit {
-        /// `verify`: recompute the hash chain; exit 0 intact, 1 broken.
+        /// `verify`: recompute the hash chain; exit 0 intact, 1 broken, 3 could not verify.
         #[command(subcommand)]
         action: Option<AuditAction>,
         /// Entries to print.
@@ -60,9 +60,14 @@ pub enum Command {
         /// Why it is acceptable.
         #[arg(long, default_value = "")]
         note: String,
-        /// Who acknowledges (default: $USER).
+        /// Who acknowledges (default: $USER, else the account name of the user id).
         #[arg(long)]
         by: Option<String>,
+        /// The difference you saw (exchange − local, e.g. from `recon once`): refused,
+        /// with the current figure, if the open gap has since moved beyond tolerance of it,
+        /// changed sign, or resolved.
+        #[arg(long, value_name = "D", allow_hyphen_values = true)]
+        difference: Option<String>,
     },
     /// Print the effective configuration (defaults + file + env), secrets as `***`.
     Config,
@@ -71,7 +76,8 @@ pub enum Command {
 /// `recon audit` actions.
 #[derive(Debug, Subcommand)]
 pub enum AuditAction {
-    /// Recompute the hash chain; exit 0 intact, 1 broken (naming the entry).
+    /// Recompute the hash chain (read-only); exit 0 intact, 1 broken (naming the entry),
+    /// 3 could not verify (missing or unreadable file, not a recon database).
     Verify,
 }
 

@@ -7,9 +7,14 @@
 //! terminal, so journald and files get no escape codes). Both writers are non-blocking
 //! and lossless: when the disk is slower than the log, the line waits in the writer's
 //! queue rather than being dropped. No terminal crate is named here.
+//!
+//! Logs name balances and notes: the directory is created 0700 and log files 0600 (files
+//! rotated in later are covered by the 077 umask that `main` sets). Existing ones keep
+//! their modes, with a warning when others may read them.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::{Path, PathBuf};
 
 use tracing_appender::non_blocking::WorkerGuard;
 use tracing_appender::rolling::{RollingFileAppender, Rotation};
@@ -64,17 +69,25 @@ pub fn init(cfg: &LoggingConfig, also_stderr: bool) -> Result<LogGuard, LoggingE
         dir: cfg.dir.clone(),
         message,
     };
-    let existed = cfg.dir.is_dir();
-    std::fs::create_dir_all(&cfg.dir).map_err(|e| dir_err(format!("cannot create: {e}")))?;
-    if !existed {
-        restrict(&cfg.dir).map_err(|e| dir_err(format!("cannot make it private: {e}")))?;
-    }
+    let dir_existed = cfg.dir.is_dir();
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&cfg.dir)
+        .map_err(|e| dir_err(format!("cannot create: {e}")))?;
+    let before = log_files(&cfg.dir);
     let appender = RollingFileAppender::builder()
         .rotation(Rotation::DAILY)
         .filename_prefix(FILE_PREFIX)
         .filename_suffix("log")
         .build(&cfg.dir)
         .map_err(|e| dir_err(e.to_string()))?;
+    // The appender creates today's file with the process umask; a new one is private
+    // whatever that is.
+    for file in log_files(&cfg.dir).difference(&before) {
+        std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| dir_err(format!("{}: cannot restrict: {e}", file.display())))?;
+    }
     let (writer, guard) = lossless(appender);
 
     let file_layer: BoxedLayer = match cfg.format {
@@ -111,18 +124,17 @@ pub fn init(cfg: &LoggingConfig, also_stderr: bool) -> Result<LogGuard, LoggingE
         .with(filter)
         .try_init()
         .map_err(|_| LoggingError::AlreadyInstalled)?;
+    // Now that there is somewhere to say it.
+    if dir_existed {
+        warn_if_readable_by_others(&cfg.dir, "log directory", 0o700);
+    }
+    for file in &before {
+        warn_if_readable_by_others(file, "log file", 0o600);
+    }
     Ok(LogGuard {
         _file: guard,
         _stderr: stderr_guard,
     })
-}
-
-/// Logs name exchanges, assets and amounts: a directory recon creates is the owner's only
-/// (0700), whatever the umask gives the files inside. One that exists is the operator's
-/// choice and left as it is.
-fn restrict(dir: &std::path::Path) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
 }
 
 /// Lines a writer queues before a logging call waits for the disk. The queue is allocated
@@ -139,6 +151,38 @@ fn lossless<W: std::io::Write + Send + 'static>(
         .lossy(false)
         .buffered_lines_limit(QUEUED_LINES)
         .finish(w)
+}
+
+/// recon's log files in `dir` (`<prefix>.<date>.log`).
+fn log_files(dir: &Path) -> std::collections::BTreeSet<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Default::default();
+    };
+    entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(FILE_PREFIX) && n.ends_with(".log"))
+        })
+        .collect()
+}
+
+/// Warns, on one line, when group or others may read `path`, an existing file or
+/// directory that recon would have created with mode `private`. Its mode is left alone:
+/// the owner may share it on purpose, but should know.
+pub fn warn_if_readable_by_others(path: &Path, what: &str, private: u32) {
+    let Ok(meta) = std::fs::metadata(path) else {
+        return;
+    };
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o044 != 0 {
+        tracing::warn!(
+            "{what} {} is readable by others (mode {mode:o}); recon creates it {private:o}: chmod {private:o} it",
+            path.display()
+        );
+    }
 }
 
 fn filter(cfg: &LoggingConfig) -> Result<EnvFilter, LoggingError> {

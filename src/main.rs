@@ -18,6 +18,10 @@ use recon::tui;
 const UNKNOWN: u8 = 3;
 
 fn main() -> ExitCode {
+    // Balances, notes and logs are private: everything recon creates from here on (the
+    // database and its -wal/-shm, log files rotated in at midnight) is owner-only,
+    // whatever the umask of the shell or cron that started it.
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => return usage(&e),
@@ -47,7 +51,8 @@ fn main() -> ExitCode {
             ..
         } => match commands::audit::verify(&cfg) {
             Ok((msg, intact)) => print_out(&msg, if intact { 0 } else { 1 }, write_failed),
-            Err(e) => fail(&e, 1),
+            // 1 means "broken"; not being able to look is something else.
+            Err(e) => fail(&format!("could not verify: {e}"), UNKNOWN),
         },
         Command::Audit {
             action: None,
@@ -57,12 +62,15 @@ fn main() -> ExitCode {
             Ok(text) => print_out(&text, 0, write_failed),
             Err(e) => fail(&e, 1),
         },
-        Command::Ack { target, note, by } => {
-            match commands::ack::run(&cfg, &target, &note, by.as_deref()) {
-                Ok(line) => print_out(&line, 0, write_failed),
-                Err(e) => fail(&e, 1),
-            }
-        }
+        Command::Ack {
+            target,
+            note,
+            by,
+            difference,
+        } => match commands::ack::run(&cfg, &target, &note, by.as_deref(), difference.as_deref()) {
+            Ok(line) => print_out(&line, 0, write_failed),
+            Err(e) => fail(&e, 1),
+        },
         Command::Config => print_out(&commands::show_config::render(&cfg), 0, write_failed),
     }
 }

@@ -43,12 +43,19 @@ async fn once_then_audit_ack_and_verify_in_process() {
     assert_eq!(json[0]["event"], "shutdown");
     assert_eq!(json[0]["detail"]["mode"], "once");
 
-    let line = ack::run(&cfg, "coinbase-main:btc", "cold storage move", Some("erin")).unwrap();
+    let line = ack::run(
+        &cfg,
+        "coinbase-main:btc",
+        "cold storage move",
+        Some("erin"),
+        None,
+    )
+    .unwrap();
     assert_eq!(
         line,
         "acknowledged coinbase-main:BTC (critical mismatch, difference -0.1) by erin\n"
     );
-    let err = ack::run(&cfg, "coinbase-main:xyz", "", Some("erin")).unwrap_err();
+    let err = ack::run(&cfg, "coinbase-main:xyz", "", Some("erin"), None).unwrap_err();
     assert_eq!(err.to_string(), "no open discrepancy 'coinbase-main:XYZ'");
 
     let (msg, intact) = audit::verify(&cfg).unwrap();
@@ -78,7 +85,7 @@ async fn the_table_report_shows_failures_and_acknowledgements() {
         .unwrap(),
     );
     once::run(cfg.clone(), Format::Json).await.unwrap();
-    ack::run(&cfg, "a:BTC", "", Some("fay")).unwrap();
+    ack::run(&cfg, "a:BTC", "", Some("fay"), None).unwrap();
     let mut parts = recon::commands::start_engine(cfg.clone(), "test")
         .await
         .unwrap();

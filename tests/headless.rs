@@ -836,7 +836,10 @@ struct Receiver {
 impl Receiver {
     fn start() -> Self {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}/hooks/T0/SECRET-TOKEN", listener.local_addr().unwrap());
+        let url = format!(
+            "http://{}/hooks/T0/SECRET-TOKEN",
+            listener.local_addr().unwrap()
+        );
         let bodies = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let seen = bodies.clone();
         std::thread::spawn(move || {
@@ -926,7 +929,9 @@ fn the_daemon_posts_each_alert_once_over_unchanged_cycles_and_counts_it() {
     let sent = audit.iter().filter(|e| e["event"] == "alert_sent").count();
     assert_eq!(sent, 2);
     assert!(!d.stderr().contains("SECRET-TOKEN"));
-    assert!(!serde_json::to_string(&audit).unwrap().contains("SECRET-TOKEN"));
+    assert!(!serde_json::to_string(&audit)
+        .unwrap()
+        .contains("SECRET-TOKEN"));
     d.signal("TERM");
     let (status, _) = d.wait_exit(Duration::from_secs(3));
     assert_eq!(status.code(), Some(0), "{}", d.stderr());

@@ -669,6 +669,7 @@ async fn actor_message_handling_reconcile_ack_pause_shutdown() {
             a("btc"),
             "alice".into(),
             "known transfer".into(),
+            None,
         )
         .await
         .unwrap();
@@ -713,6 +714,7 @@ async fn persistence_survives_a_restart_with_acks_and_resolves_later() {
             a("BTC"),
             "bob".into(),
             "in transit".into(),
+            None,
         )
         .await
         .unwrap();
@@ -762,6 +764,7 @@ async fn audit_trail_records_every_event_and_the_chain_verifies() {
             a("BTC"),
             "carol".into(),
             "ok".into(),
+            None,
         )
         .await
         .unwrap();
@@ -871,7 +874,13 @@ async fn acknowledgement_lapses_when_the_gap_grows_beyond_tolerance() {
     let (mut r, s) = single(FAST, "[x]\nBTC = \"1.5\"\n", "x", &[("BTC", "1.4")]);
     r.service.reconcile().await.unwrap();
     r.service
-        .acknowledge(ExchangeName::new("x"), a("BTC"), "dan".into(), "".into())
+        .acknowledge(
+            ExchangeName::new("x"),
+            a("BTC"),
+            "dan".into(),
+            "".into(),
+            None,
+        )
         .await
         .unwrap();
     // Grows by 0.0001 ≤ allowed (0.00015): still acknowledged.
@@ -889,7 +898,13 @@ async fn acknowledgement_lapses_when_the_gap_grows_beyond_tolerance() {
     );
     let err = r
         .service
-        .acknowledge(ExchangeName::new("x"), a("ETH"), "dan".into(), "".into())
+        .acknowledge(
+            ExchangeName::new("x"),
+            a("ETH"),
+            "dan".into(),
+            "".into(),
+            None,
+        )
         .await
         .unwrap_err();
     assert_eq!(err.to_string(), "no open discrepancy 'x:ETH'");
@@ -905,6 +920,7 @@ async fn acknowledgement_lapses_when_the_gap_changes_direction() {
             a("BTC"),
             "ops".into(),
             "in transit".into(),
+            None,
         )
         .await
         .unwrap();

@@ -13,7 +13,7 @@ use recon::store::retention::{PruneStats, Schedule};
 use recon::store::thread::StoreHandle;
 use recon::store::{
     ChainStatus, CycleInput, CyclePlan, DiscrepancyWrite, ExchangeRecord, ReconciliationRepository,
-    SnapshotRow,
+    SnapshotPair, SnapshotSet,
 };
 use rust_decimal::Decimal;
 
@@ -22,13 +22,30 @@ fn days_ago(d: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(t.timestamp_millis()).unwrap()
 }
 
-fn snap(exchange: &str, asset: &str, amount: &str) -> SnapshotRow {
-    SnapshotRow {
-        exchange: exchange.into(),
-        asset: asset.into(),
-        local: "1".into(),
-        exchange_amount: amount.into(),
+fn snap(exchange: &str, asset: &str, amount: &str) -> (String, SnapshotPair) {
+    (
+        exchange.into(),
+        SnapshotPair {
+            asset: Asset::parse(asset).unwrap(),
+            local: Decimal::ONE,
+            exchange_amount: amount.parse().unwrap(),
+        },
+    )
+}
+
+/// One set per exchange: every pair it compared this cycle (one left out went to zero).
+fn sets(pairs: Vec<(String, SnapshotPair)>) -> Vec<SnapshotSet> {
+    let mut out: Vec<SnapshotSet> = Vec::new();
+    for (exchange, pair) in pairs {
+        match out.iter_mut().find(|s| s.exchange == exchange) {
+            Some(set) => set.pairs.push(pair),
+            None => out.push(SnapshotSet {
+                exchange,
+                pairs: vec![pair],
+            }),
+        }
     }
+    out
 }
 
 fn ex(name: &str, ok: bool) -> ExchangeRecord {
@@ -68,7 +85,7 @@ fn commit(
     repo: &mut ReconciliationRepository,
     at: DateTime<Utc>,
     exchanges: Vec<ExchangeRecord>,
-    snapshots: Vec<SnapshotRow>,
+    snapshots: Vec<(String, SnapshotPair)>,
     writes: Vec<DiscrepancyWrite>,
 ) -> i64 {
     let input = CycleInput {
@@ -77,7 +94,7 @@ fn commit(
         duration_ms: 5,
         ledger_error: None,
         exchanges,
-        snapshots,
+        snapshots: sets(snapshots),
     };
     repo.commit_cycle(&input, |_| CyclePlan {
         status: ReconciliationStatus::Reconciled,
@@ -123,6 +140,7 @@ fn history(path: &Path) {
         "ana",
         "airdrop",
         old,
+        |current| Ok(current.difference),
     )
     .unwrap();
     commit(
@@ -136,7 +154,7 @@ fn history(path: &Path) {
         &mut repo,
         old + chrono::Duration::minutes(2),
         vec![ex("x", true), ex("y", false)],
-        vec![snap("x", "BTC", "1.3")],
+        vec![snap("x", "BTC", "1.3"), snap("x", "ETH", "10")],
         vec![],
     );
     for (i, amount) in ["1.4", "1.5"].iter().enumerate() {
@@ -144,7 +162,7 @@ fn history(path: &Path) {
             &mut repo,
             days_ago(10) + chrono::Duration::minutes(i as i64),
             vec![ex("x", true), ex("y", false)],
-            vec![snap("x", "BTC", amount)],
+            vec![snap("x", "BTC", amount), snap("x", "ETH", "10")],
             vec![],
         );
     }

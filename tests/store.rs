@@ -10,7 +10,7 @@ use recon::domain::{
 };
 use recon::store::{
     AuditEvent, AuditKind, ChainStatus, CycleInput, CyclePlan, DiscrepancyWrite,
-    ReconciliationRepository, SnapshotRow, StoreError,
+    ReconciliationRepository, SnapshotPair, SnapshotSet, StoreError,
 };
 use rust_decimal::Decimal;
 
@@ -33,7 +33,8 @@ fn discrepancy(exchange: &str, asset: &str) -> BalanceDiscrepancy {
     }
 }
 
-fn input(snapshots: Vec<SnapshotRow>) -> CycleInput {
+/// A cycle that compared exchange x with these pairs.
+fn input(pairs: Vec<SnapshotPair>) -> CycleInput {
     let now = recon::domain::now_millis();
     CycleInput {
         started_at: now,
@@ -41,7 +42,10 @@ fn input(snapshots: Vec<SnapshotRow>) -> CycleInput {
         duration_ms: 5,
         ledger_error: None,
         exchanges: vec![],
-        snapshots,
+        snapshots: vec![SnapshotSet {
+            exchange: "x".into(),
+            pairs,
+        }],
     }
 }
 
@@ -55,12 +59,11 @@ fn plan(writes: Vec<DiscrepancyWrite>) -> CyclePlan {
     }
 }
 
-fn snap(asset: &str, local: &str, exchange: &str) -> SnapshotRow {
-    SnapshotRow {
-        exchange: "x".into(),
-        asset: asset.into(),
-        local: local.into(),
-        exchange_amount: exchange.into(),
+fn snap(asset: &str, local: &str, exchange: &str) -> SnapshotPair {
+    SnapshotPair {
+        asset: Asset::parse(asset).unwrap(),
+        local: local.parse().unwrap(),
+        exchange_amount: exchange.parse().unwrap(),
     }
 }
 
@@ -167,6 +170,7 @@ fn commit_cycle_hands_the_plan_the_open_discrepancies_and_round_trips_them_exact
             "a",
             "",
             Utc::now(),
+            |d| Ok(d.difference),
         )
         .unwrap_err();
     assert!(matches!(err, StoreError::NotOpen(ref k) if k == "x:ETH"));

@@ -11,6 +11,7 @@ use chrono::TimeDelta;
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
 
 use recon::domain::{Asset, ExchangeName};
+use recon::engine::SeenGap;
 use recon::error::ReconciliationError;
 use recon::tui::audit_pane::PAGE_SIZE;
 use recon::tui::keys::{self, Command, Mode};
@@ -75,6 +76,11 @@ fn acknowledging_prompts_for_a_note_and_q_is_text_there() {
             asset: Asset::parse("BTC").unwrap(),
             by: "alice".into(),
             note: "qty checked, q2 fi".into(),
+            // The row on screen when `a` was pressed: its difference and its episode.
+            seen: SeenGap {
+                difference: "-0.1".parse().unwrap(),
+                opened_at: Some(fixtures::finished_at() - TimeDelta::seconds(192)),
+            },
         })
     );
     assert_eq!(app.mode(), Mode::Normal);

@@ -217,6 +217,10 @@ async fn the_effect_runner_reconciles_and_pauses_through_the_actor() {
         asset: recon::domain::Asset::parse("ETH").unwrap(),
         by: "alice".into(),
         note: String::new(),
+        seen: recon::engine::SeenGap {
+            difference: rust_decimal::Decimal::ONE,
+            opened_at: None,
+        },
     });
     let Some(Action::Acknowledged { id, result }) = results.recv().await else {
         panic!("the ack outcome comes back as an action");

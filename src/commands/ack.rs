@@ -1,9 +1,11 @@
-//! `recon ack <exchange>:<asset> [--note TEXT] [--by NAME]`: acknowledge from the shell.
-//! Safe while a console runs on the same database: the write is one IMMEDIATE
-//! transaction, and the engine re-reads acknowledgements inside each cycle's transaction.
+//! `recon ack <exchange>:<asset> [--note TEXT] [--by NAME] [--difference D]`: acknowledge
+//! from the shell. Safe while a console runs on the same database: the write is one
+//! IMMEDIATE transaction, and the engine re-reads acknowledgements inside each cycle's
+//! transaction.
 
 use crate::config::TradingConfig;
-use crate::domain::{escape_controls, format_amount, now_millis, DiscrepancyId};
+use crate::domain::{escape_controls, format_amount, now_millis, parse_amount, DiscrepancyId};
+use crate::engine::guard::{self, SeenGap};
 use crate::store::{ReconciliationRepository, StoreError};
 
 /// Why `recon ack` failed.
@@ -25,17 +27,23 @@ pub enum AckError {
     /// The exchange is not configured.
     #[error("ack: no exchange named '{0}' in the configuration")]
     UnknownExchange(String),
-    /// Store failure or no such open discrepancy.
+    /// `--difference` is not an exact decimal.
+    #[error("ack: --difference {0}")]
+    Difference(crate::domain::AmountError),
+    /// Store failure, no such open discrepancy, or the gap is not the one seen.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
-/// Records the acknowledgement; returns the line to print.
+/// Records the acknowledgement; returns the line to print. With `difference` (the gap the
+/// person saw, e.g. in `recon once`), it is refused with the current figure unless the
+/// stored gap is still that one (SPEC §2), and records `difference`.
 pub fn run(
     cfg: &TradingConfig,
     target: &str,
     note: &str,
     by: Option<&str>,
+    difference: Option<&str>,
 ) -> Result<String, AckError> {
     reject_controls("--note", note)?;
     if let Some(by) = by {
@@ -45,19 +53,40 @@ pub fn run(
     if cfg.exchange(&exchange).is_none() {
         return Err(AckError::UnknownExchange(exchange.to_string()));
     }
+    let seen = difference
+        .map(|d| parse_amount(d.trim()).map_err(AckError::Difference))
+        .transpose()?
+        .map(|difference| SeenGap {
+            difference,
+            // The shell has no episode to name; the size and sign are the guard.
+            opened_at: None,
+        });
     let by = by
         .map(str::to_string)
-        .or_else(|| std::env::var("USER").ok())
         .filter(|s| !s.trim().is_empty())
-        .unwrap_or_else(|| "unknown".into());
+        .unwrap_or_else(default_user);
     let mut repo = ReconciliationRepository::open_existing(&cfg.storage_path)?;
-    let d = repo.acknowledge(&exchange, &asset, &by, note, now_millis())?;
+    let d = repo.acknowledge(
+        &exchange,
+        &asset,
+        &by,
+        note,
+        now_millis(),
+        |current| match &seen {
+            Some(seen) => guard::check(seen, current, &cfg.tolerance).map(|()| seen.difference),
+            None => Ok(current.difference),
+        },
+    )?;
+    let recorded = d
+        .acknowledgement
+        .as_ref()
+        .map_or(d.difference, |a| a.difference);
     Ok(format!(
         "acknowledged {} ({} {}, difference {}) by {}\n",
         d.id,
         d.severity,
         d.kind.as_str(),
-        format_amount(d.difference),
+        format_amount(recorded),
         by
     ))
 }
@@ -72,5 +101,19 @@ fn reject_controls(flag: &'static str, text: &str) -> Result<(), AckError> {
             found: escape_controls(&c.to_string()).into_owned(),
         }),
         None => Ok(()),
+    }
+}
+
+/// Who acknowledges when `--by` is not given (and in the console): `$USER`, else the
+/// account name of the process's uid (cron, containers and `su -` may leave `$USER`
+/// unset), else `uid N` — never "unknown" while a name exists.
+pub fn default_user() -> String {
+    if let Some(user) = std::env::var("USER").ok().filter(|u| !u.trim().is_empty()) {
+        return user;
+    }
+    let uid = nix::unistd::getuid();
+    match nix::unistd::User::from_uid(uid) {
+        Ok(Some(user)) if !user.name.is_empty() => user.name,
+        _ => format!("uid {uid}"),
     }
 }

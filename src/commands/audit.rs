@@ -1,4 +1,5 @@
-//! `recon audit [--limit N] [--format table|json]` and `recon audit verify`.
+//! `recon audit [--limit N] [--format table|json]` and `recon audit verify`. Both only
+//! read: the database is opened read-only, so they work on a copy the user cannot write.
 
 use crate::cli::Format;
 use crate::config::TradingConfig;
@@ -6,7 +7,7 @@ use crate::store::{ChainStatus, ReconciliationRepository, StoreError};
 
 /// Prints the newest `limit` entries.
 pub fn list(cfg: &TradingConfig, limit: u32, format: Format) -> Result<String, StoreError> {
-    let repo = ReconciliationRepository::open_existing(&cfg.storage_path)?;
+    let repo = ReconciliationRepository::open_read_only(&cfg.storage_path)?;
     let entries = repo.audit_page(None, limit)?;
     Ok(match format {
         Format::Table => super::table::audit(&entries),
@@ -33,9 +34,11 @@ pub fn list(cfg: &TradingConfig, limit: u32, format: Format) -> Result<String, S
     })
 }
 
-/// Verifies the chain: the message to print and whether it is intact.
+/// Verifies the chain: the message to print and whether it is intact. An `Err` means the
+/// chain could not be verified (missing or unreadable file, not a recon database, a schema
+/// this build does not know): exit 3, never "broken".
 pub fn verify(cfg: &TradingConfig) -> Result<(String, bool), StoreError> {
-    let repo = ReconciliationRepository::open_existing(&cfg.storage_path)?;
+    let repo = ReconciliationRepository::open_read_only(&cfg.storage_path)?;
     Ok(match repo.verify_audit()? {
         ChainStatus::Intact { entries, head } => (
             match head {

@@ -18,7 +18,7 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use super::{PortfolioReconciliationService, ReconciliationReport};
+use super::{PortfolioReconciliationService, ReconciliationReport, SeenGap};
 use crate::config::TradingConfig;
 use crate::domain::{Asset, BalanceDiscrepancy, ExchangeName};
 use crate::error::ReconciliationError;
@@ -76,6 +76,8 @@ pub struct ReconciliationHandle {
     view: watch::Receiver<Arc<EngineView>>,
     reports: broadcast::Sender<Arc<ReconciliationReport>>,
     store: StoreHandle,
+    /// The service's configuration, for the acknowledgement guard's tolerance.
+    config: Arc<TradingConfig>,
 }
 
 impl ReconciliationHandle {
@@ -100,15 +102,20 @@ impl ReconciliationHandle {
             })
     }
 
-    /// Acknowledges an open discrepancy; the view reflects it at once.
+    /// Acknowledges an open discrepancy; the view reflects it at once. With `seen` (the
+    /// row on screen), refused with the current figure unless the stored gap is still the
+    /// one seen (SPEC §2).
     pub async fn acknowledge(
         &self,
         exchange: ExchangeName,
         asset: Asset,
         by: String,
         note: String,
+        seen: Option<SeenGap>,
     ) -> Result<BalanceDiscrepancy, ReconciliationError> {
-        let d = super::service::acknowledge(&self.store, exchange, asset, by, note).await?;
+        let d =
+            super::service::acknowledge(&self.store, &self.config, exchange, asset, by, note, seen)
+                .await?;
         // The ack is durable already; a stopped actor only means no view to refresh.
         let _ = self
             .tx
@@ -221,6 +228,7 @@ impl<S: PortfolioReconciliationService + 'static> ReconciliationActor<S> {
         };
         let (view_tx, view_rx) = watch::channel(Arc::new(view.clone()));
         let (reports, _) = broadcast::channel(64);
+        let config = service.config();
         let actor = Self {
             service: Some(service),
             rx,
@@ -240,6 +248,7 @@ impl<S: PortfolioReconciliationService + 'static> ReconciliationActor<S> {
             view: view_rx,
             reports,
             store,
+            config,
         };
         (handle, join)
     }

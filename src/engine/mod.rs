@@ -2,6 +2,7 @@
 //! a cycle, and the actor that owns the service for the front ends.
 
 pub mod actor;
+pub mod guard;
 pub mod lifecycle;
 pub mod report;
 pub mod rules;
@@ -12,6 +13,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 pub use actor::{EngineView, ReconciliationActor, ReconciliationHandle};
+pub use guard::SeenGap;
 pub use report::{ExchangeReport, ExchangeStatus, ReconciliationReport};
 pub use service::ConcretePortfolioReconciliationService;
 
@@ -26,13 +28,15 @@ pub trait PortfolioReconciliationService: Send {
     /// report (`partial` / `failed`); only a store failure is an `Err`.
     async fn reconcile(&mut self) -> Result<ReconciliationReport, ReconciliationError>;
 
-    /// Acknowledges the open discrepancy `exchange:asset`.
+    /// Acknowledges the open discrepancy `exchange:asset`. With `seen` (the gap the person
+    /// looked at), refused unless the stored gap is still that one (SPEC §2).
     async fn acknowledge(
         &self,
         exchange: ExchangeName,
         asset: Asset,
         by: String,
         note: String,
+        seen: Option<SeenGap>,
     ) -> Result<BalanceDiscrepancy, ReconciliationError>;
 
     /// Takes a reloaded configuration for the cycles to come (called between cycles).
@@ -42,4 +46,7 @@ pub trait PortfolioReconciliationService: Send {
         drop(config);
         vec!["this service cannot reload its configuration; restart to apply it".into()]
     }
+
+    /// The configuration it runs with (the acknowledgement guard's tolerance).
+    fn config(&self) -> Arc<TradingConfig>;
 }

@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use rust_decimal::Decimal;
 use serde_json::json;
 use tokio::time::Instant;
 
+use super::guard::{self, SeenGap};
 use super::lifecycle;
 use super::report::{
     classify_status, BalanceRow, CircuitState, ExchangeReport, ExchangeStatus, ReconciliationReport,
@@ -19,7 +19,7 @@ use super::report::{
 use super::rules::{self, Finding};
 use super::PortfolioReconciliationService;
 use crate::config::{ExchangeConfig, TradingConfig};
-use crate::domain::{format_amount, now_millis, Asset, BalanceDiscrepancy, ExchangeName};
+use crate::domain::{now_millis, Asset, BalanceDiscrepancy, ExchangeName};
 use crate::error::ReconciliationError;
 use crate::exchanges::resilience::{
     BreakerState, BreakerTransition, CircuitBreaker, Deadline, Permit,
@@ -27,16 +27,16 @@ use crate::exchanges::resilience::{
 use crate::exchanges::{Coverage, ExchangeClient, ExchangeError, FetchedBalances};
 use crate::ledger::{Holdings, Ledger, LedgerSource};
 use crate::store::thread::StoreHandle;
-use crate::store::{AuditEvent, AuditKind, CycleInput, CyclePlan, ExchangeRecord, SnapshotRow};
+use crate::store::{
+    AuditEvent, AuditKind, CycleInput, CyclePlan, ExchangeRecord, SnapshotPair, SnapshotSet,
+};
+use rust_decimal::Decimal;
 
 /// One exchange as the service tracks it across cycles.
 struct Slot {
     client: Arc<dyn ExchangeClient>,
     breaker: CircuitBreaker,
     last_ok_at: Option<DateTime<Utc>>,
-    /// The rows of the last compared cycle (sorted by asset), so only changed pairs are
-    /// formatted and sent to the store as snapshots.
-    last_rows: Vec<BalanceRow>,
 }
 
 /// What fetching one exchange produced this cycle.
@@ -69,7 +69,6 @@ impl ConcretePortfolioReconciliationService {
             .into_iter()
             .map(|client| Slot {
                 last_ok_at: last_ok.get(client.name()).copied(),
-                last_rows: Vec::new(),
                 breaker: CircuitBreaker::new(cb.failure_threshold, cb.open_for),
                 client,
             })
@@ -137,13 +136,11 @@ impl ConcretePortfolioReconciliationService {
                         slot.breaker
                     },
                     last_ok_at: slot.last_ok_at,
-                    last_rows: slot.last_rows,
                 },
                 None => Slot {
                     client: client_for(entry, &config),
                     breaker: CircuitBreaker::new(cb.failure_threshold, cb.open_for),
                     last_ok_at: None,
-                    last_rows: Vec::new(),
                 },
             };
             self.slots.push(slot);
@@ -229,50 +226,26 @@ struct Compared {
     report: ExchangeReport,
     findings: Option<Vec<Finding>>,
     events: Vec<AuditEvent>,
-    changed: Vec<SnapshotRow>,
+    /// Every compared pair (the store writes only the changed ones).
+    changed: Vec<SnapshotSet>,
 }
 
-/// Snapshot rows for what changed between `last` and `rows` (both sorted by asset): new or
-/// different pairs with their amounts, and pairs that went to zero on both sides as
-/// `0`/`0`, so the history never shows a stale balance.
-fn changed_rows(
-    exchange: &ExchangeName,
-    last: &[BalanceRow],
-    rows: &[BalanceRow],
-) -> Vec<SnapshotRow> {
-    let row = |asset: &Asset, local: Decimal, exchange_amount: Decimal| SnapshotRow {
+/// The snapshot of every compared pair of an exchange. The store writes only those that
+/// differ from the latest stored value (and records pairs that went to zero), comparing
+/// against the database inside its transaction: a per-process memory of the last cycle
+/// would go stale when a cron `once` and the console write the same database.
+fn snapshot_rows(exchange: &ExchangeName, rows: &[BalanceRow]) -> Vec<SnapshotSet> {
+    vec![SnapshotSet {
         exchange: exchange.to_string(),
-        asset: asset.to_string(),
-        local: format_amount(local),
-        exchange_amount: format_amount(exchange_amount),
-    };
-    let mut out = Vec::new();
-    let (mut prev, mut next) = (last.iter().peekable(), rows.iter().peekable());
-    loop {
-        match (prev.peek(), next.peek()) {
-            (None, None) => break,
-            (Some(p), Some(n)) if p.asset == n.asset => {
-                if p.local != n.local || p.exchange != n.exchange {
-                    out.push(row(&n.asset, n.local, n.exchange));
-                }
-                prev.next();
-                next.next();
-            }
-            (Some(p), Some(n)) if p.asset > n.asset => {
-                out.push(row(&n.asset, n.local, n.exchange));
-                next.next();
-            }
-            (None, Some(n)) => {
-                out.push(row(&n.asset, n.local, n.exchange));
-                next.next();
-            }
-            (Some(p), _) => {
-                out.push(row(&p.asset, Decimal::ZERO, Decimal::ZERO));
-                prev.next();
-            }
-        }
-    }
-    out
+        pairs: rows
+            .iter()
+            .map(|r| SnapshotPair {
+                asset: r.asset.clone(),
+                local: r.local,
+                exchange_amount: r.exchange,
+            })
+            .collect(),
+    }]
 }
 
 fn compare(
@@ -379,7 +352,7 @@ fn compare(
         Some(Ok((findings, rows))) => {
             slot.last_ok_at = Some(finished_at);
             report.last_ok_at = Some(finished_at);
-            changed = changed_rows(&name, &slot.last_rows, &rows);
+            changed = snapshot_rows(&name, &rows);
             report.balances = rows;
             report.compared = true;
             Some(findings)
@@ -501,12 +474,6 @@ impl PortfolioReconciliationService for ConcretePortfolioReconciliationService {
                 })
             })
             .await?;
-        // Only now that the snapshots are stored: a failed commit re-sends them next cycle.
-        for (slot, e) in self.slots.iter_mut().zip(&exchanges) {
-            if e.compared {
-                slot.last_rows.clone_from(&e.balances);
-            }
-        }
         Ok(ReconciliationReport {
             id,
             started_at,
@@ -526,8 +493,13 @@ impl PortfolioReconciliationService for ConcretePortfolioReconciliationService {
         asset: Asset,
         by: String,
         note: String,
+        seen: Option<SeenGap>,
     ) -> Result<BalanceDiscrepancy, ReconciliationError> {
-        acknowledge(&self.store, exchange, asset, by, note).await
+        acknowledge(&self.store, &self.config, exchange, asset, by, note, seen).await
+    }
+
+    fn config(&self) -> Arc<TradingConfig> {
+        self.config.clone()
     }
 
     fn reconfigure(&mut self, config: Arc<TradingConfig>) -> Vec<String> {
@@ -535,16 +507,37 @@ impl PortfolioReconciliationService for ConcretePortfolioReconciliationService {
     }
 }
 
-/// Records an acknowledgement through the store thread (usable while a cycle runs).
+/// Records an acknowledgement through the store thread (usable while a cycle runs). With
+/// `seen`, the store refuses it unless the open discrepancy is still the gap that was seen
+/// (SPEC §2, [`guard::check`] with `config`'s tolerance) and records the difference seen;
+/// without, it records the stored difference.
 pub async fn acknowledge(
     store: &StoreHandle,
+    config: &TradingConfig,
     exchange: ExchangeName,
     asset: Asset,
     by: String,
     note: String,
+    seen: Option<SeenGap>,
 ) -> Result<BalanceDiscrepancy, ReconciliationError> {
+    // Only the tolerance crosses to the store thread, not the whole configuration.
+    let tolerance = seen.map(|_| config.tolerance.clone());
     let d = store
-        .call(move |repo| repo.acknowledge(&exchange, &asset, &by, &note, now_millis()))
+        .call(move |repo| {
+            repo.acknowledge(
+                &exchange,
+                &asset,
+                &by,
+                &note,
+                now_millis(),
+                |current| match (seen, tolerance) {
+                    (Some(seen), Some(t)) => {
+                        guard::check(&seen, current, &t).map(|()| seen.difference)
+                    }
+                    _ => Ok(current.difference),
+                },
+            )
+        })
         .await?;
     Ok(d)
 }

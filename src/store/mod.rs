@@ -14,15 +14,18 @@ mod schema;
 pub mod thread;
 
 use std::collections::HashMap;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
+use rust_decimal::Decimal;
 
 pub use audit::{AuditEntry, AuditEvent, AuditKind, ChainStatus};
 pub use records::{
-    CycleInput, CyclePlan, DiscrepancyWrite, ExchangeRecord, SnapshotRow, StoredDiscrepancy,
+    CycleInput, CyclePlan, DiscrepancyWrite, ExchangeRecord, SnapshotPair, SnapshotSet,
+    StoredDiscrepancy,
 };
 
 use crate::domain::{
@@ -64,30 +67,95 @@ pub enum StoreError {
     /// `ack` named a discrepancy that is not open.
     #[error("no open discrepancy '{0}'")]
     NotOpen(String),
+    /// The acknowledgement guard refused: the stored gap is not the one that was seen
+    /// (the message names the current figure).
+    #[error("{0}")]
+    Refused(String),
     /// The store thread has stopped.
     #[error("the store thread has stopped")]
     Stopped,
+}
+
+/// SQLite could not set up the WAL index (`-shm`) of a read-only open: the file and its
+/// directory are not writable by this user.
+fn cannot_open_shared_memory(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::CannotOpen | rusqlite::ErrorCode::ReadOnly)
+    )
+}
+
+/// Opens `path` with SQLite's `immutable=1` URI parameter, refusing when a non-empty `-wal`
+/// file exists (its commits would be silently ignored).
+fn open_immutable(path: &Path) -> Result<Connection, String> {
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    if std::fs::metadata(&wal).is_ok_and(|m| m.len() > 0) {
+        return Err(format!(
+            "cannot be read without write access to it or its directory while {} holds recent commits",
+            Path::new(&wal).display()
+        ));
+    }
+    let absolute = std::path::absolute(path).map_err(|e| e.to_string())?;
+    let mut uri = url::Url::from_file_path(&absolute)
+        .map_err(|()| format!("cannot be named as a file URI: {}", absolute.display()))?;
+    uri.set_query(Some("mode=ro&immutable=1"));
+    Connection::open_with_flags(
+        uri.as_str(),
+        OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_URI
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| e.to_string())
 }
 
 /// The repository: one connection, owned by one thread at a time.
 pub struct ReconciliationRepository {
     conn: Connection,
     path: String,
-    /// Last snapshot written per (exchange, asset), so unchanged balances cost no row.
-    last_snapshot: HashMap<(String, String), (String, String)>,
+    /// The latest stored snapshot per exchange and asset, so unchanged balances cost no
+    /// row. A hint only: trusted inside a write transaction when `snapshot_version` says
+    /// no other connection has committed since it was read, else reloaded there.
+    last_snapshot: records::SnapshotCache,
+    /// `PRAGMA data_version` when `last_snapshot` last matched the database (`None`: not
+    /// loaded). SQLite changes it on every commit by another connection, and only then.
+    snapshot_version: Option<i64>,
     /// Pruning of old rows, run by the store thread when idle (`None`: never).
     retention: Option<retention::Schedule>,
 }
 
 impl ReconciliationRepository {
-    /// Opens (creating if needed) and migrates the database at `path`.
+    /// Opens (creating if needed, owner-only: 0600 in a new directory 0700) and migrates
+    /// the database at `path`. An existing file keeps its mode, with a warning when others
+    /// may read it.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let shown = path.display().to_string();
+        let io = |what: &str, e: std::io::Error| StoreError::Schema {
+            path: shown.clone(),
+            message: format!("{what}: {e}"),
+        };
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|e| StoreError::Schema {
-                path: shown.clone(),
-                message: format!("cannot create directory: {e}"),
-            })?;
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(parent)
+                .map_err(|e| io("cannot create directory", e))?;
+        }
+        // Balances and notes are private: create the file owner-only before SQLite opens
+        // it, whatever the umask; SQLite gives the -wal and -shm files the same mode.
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+        {
+            Ok(file) => file
+                .set_permissions(std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| io("cannot restrict to 0600", e))?,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                crate::logging::warn_if_readable_by_others(path, "database", 0o600);
+            }
+            Err(e) => return Err(io("cannot create", e)),
         }
         let sql = |source| StoreError::Sqlite {
             path: shown.clone(),
@@ -133,23 +201,68 @@ impl ReconciliationRepository {
         if let Err(e) = schema::ensure_incremental_vacuum(&conn) {
             tracing::warn!(database = %shown, error = %e, "cannot switch to incremental vacuum yet; will retry at the next start");
         }
-        let mut repo = Self {
+        Ok(Self {
             conn,
             path: shown,
-            last_snapshot: HashMap::new(),
+            last_snapshot: records::SnapshotCache::default(),
+            snapshot_version: None,
             retention: None,
-        };
-        repo.load_snapshot_cache()?;
-        Ok(repo)
+        })
     }
 
-    /// Opens an existing database; a missing file is an error rather than a new, empty
-    /// (and trivially "intact") trail. For `audit`, `audit verify` and `ack`.
+    /// Opens an existing database for writing; a missing file is an error rather than a
+    /// new, empty database. For `ack`.
     pub fn open_existing(path: &Path) -> Result<Self, StoreError> {
         if !path.exists() {
             return Err(StoreError::Missing(path.display().to_string()));
         }
         Self::open(path)
+    }
+
+    /// Opens an existing database for reading only (`audit`, `audit verify`, and any
+    /// other command that only reads): no pragma that writes, no migration, and the
+    /// schema must be the version this build writes. Works on a copy the current user may
+    /// not write: when neither the file nor its directory is writable, SQLite cannot
+    /// create the `-shm` file a WAL database needs, so the file is then opened
+    /// `immutable` (no locks, no shared memory) — unless a non-empty `-wal` beside it
+    /// holds commits that such an open would not see.
+    pub fn open_read_only(path: &Path) -> Result<Self, StoreError> {
+        let shown = path.display().to_string();
+        if !path.exists() {
+            return Err(StoreError::Missing(shown));
+        }
+        let sql = |source| StoreError::Sqlite {
+            path: shown.clone(),
+            source,
+        };
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags).map_err(sql)?;
+        // A writer (the console) may hold the lock briefly.
+        conn.busy_timeout(Duration::from_secs(10)).map_err(sql)?;
+        let (conn, version) = match schema::version(&conn) {
+            Ok(v) => (conn, v),
+            Err(e) if cannot_open_shared_memory(&e) => {
+                drop(conn);
+                let conn = open_immutable(path).map_err(|message| StoreError::Schema {
+                    path: shown.clone(),
+                    message,
+                })?;
+                let v = schema::version(&conn).map_err(sql)?;
+                (conn, v)
+            }
+            Err(e) => return Err(sql(e)),
+        };
+        schema::check_readable(version).map_err(|message| StoreError::Schema {
+            path: shown.clone(),
+            message,
+        })?;
+        Ok(Self {
+            conn,
+            path: shown,
+            last_snapshot: records::SnapshotCache::default(),
+            snapshot_version: None,
+            retention: None,
+        })
     }
 
     /// The database file, for messages.
@@ -162,27 +275,6 @@ impl ReconciliationRepository {
             path: self.path.clone(),
             source,
         }
-    }
-
-    fn load_snapshot_cache(&mut self) -> Result<(), StoreError> {
-        let rows: Vec<_> = {
-            let mut stmt = self
-                .conn
-                .prepare(
-                    "SELECT exchange, asset, local, exchange_amount FROM balance_snapshots s
-                     WHERE cycle_id = (SELECT MAX(cycle_id) FROM balance_snapshots
-                                       WHERE exchange = s.exchange AND asset = s.asset)",
-                )
-                .map_err(|e| self.sql(e))?;
-            let mapped = stmt
-                .query_map([], |r| Ok(((r.get(0)?, r.get(1)?), (r.get(2)?, r.get(3)?))))
-                .map_err(|e| self.sql(e))?;
-            mapped
-                .collect::<rusqlite::Result<_>>()
-                .map_err(|e| self.sql(e))?
-        };
-        self.last_snapshot = rows.into_iter().collect();
-        Ok(())
     }
 
     /// Appends audit events in their own transaction.
@@ -247,6 +339,16 @@ impl ReconciliationRepository {
         let open = records::load_open(&tx, &path)?;
         let plan = plan(open);
         let cycle_id = records::insert_cycle(&tx, input, &plan).map_err(sql)?;
+        // Another process (a cron `once` beside the console) may have stored snapshots
+        // since this cache was filled; compare against the database then, never against
+        // what this process last wrote.
+        let version: i64 = tx
+            .query_row("PRAGMA data_version", [], |r| r.get(0))
+            .map_err(sql)?;
+        if self.snapshot_version != Some(version) {
+            self.snapshot_version = None;
+            self.last_snapshot = records::load_latest_snapshots(&tx).map_err(sql)?;
+        }
         let changed =
             records::insert_snapshots(&tx, cycle_id, &input.snapshots, &self.last_snapshot)
                 .map_err(sql)?;
@@ -267,15 +369,18 @@ impl ReconciliationRepository {
         ));
         audit::append(&tx, input.finished_at, &events).map_err(sql)?;
         tx.commit().map_err(sql)?;
+        // A commit on this connection leaves data_version as it was.
         for row in changed {
-            self.last_snapshot
-                .insert((row.exchange, row.asset), (row.local, row.exchange_amount));
+            self.last_snapshot.insert(row);
         }
+        self.snapshot_version = Some(version);
         Ok((cycle_id, plan))
     }
 
     /// Acknowledges the open discrepancy `exchange:asset`: appends to `acknowledgements`,
-    /// marks the discrepancy, audits it — one transaction.
+    /// marks the discrepancy, audits it — one transaction. `guard` sees the open
+    /// discrepancy as stored, read inside that transaction (so no cycle can commit between
+    /// the check and the write), and returns the difference to record, or the refusal.
     pub fn acknowledge(
         &mut self,
         exchange: &ExchangeName,
@@ -283,6 +388,7 @@ impl ReconciliationRepository {
         by: &str,
         note: &str,
         at: DateTime<Utc>,
+        guard: impl FnOnce(&BalanceDiscrepancy) -> Result<Decimal, String>,
     ) -> Result<BalanceDiscrepancy, StoreError> {
         let key = DiscrepancyId::new(exchange, asset);
         let path = self.path.clone();
@@ -298,11 +404,13 @@ impl ReconciliationRepository {
         let Some(mut current) = open.into_iter().find(|d| d.discrepancy.id == key) else {
             return Err(StoreError::NotOpen(key.to_string()));
         };
+        // Dropping the transaction unrecorded rolls it back: nothing is written.
+        let difference = guard(&current.discrepancy).map_err(StoreError::Refused)?;
         let ack = Acknowledgement {
             by: by.to_string(),
             note: note.to_string(),
             at,
-            difference: current.discrepancy.difference,
+            difference,
         };
         let ts = audit::timestamp(at);
         tx.execute(

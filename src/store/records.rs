@@ -1,6 +1,6 @@
 //! Row types and the SQL that reads and writes them. All SQL uses bound parameters.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
@@ -10,8 +10,8 @@ use rust_decimal::Decimal;
 use super::audit::{timestamp, AuditEvent};
 use super::StoreError;
 use crate::domain::{
-    Acknowledgement, Asset, BalanceDiscrepancy, DiscrepancyId, DiscrepancySeverity, ExchangeName,
-    ReconciliationStatus,
+    format_amount, Acknowledgement, Asset, BalanceDiscrepancy, DiscrepancyId, DiscrepancySeverity,
+    ExchangeName, ReconciliationStatus,
 };
 
 /// One exchange's result within a cycle.
@@ -37,17 +37,25 @@ pub struct ExchangeRecord {
     pub complete: bool,
 }
 
-/// A (exchange, asset) pair's amounts in a cycle.
+/// An asset's amounts in a cycle.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SnapshotRow {
+pub struct SnapshotPair {
+    /// Asset symbol.
+    pub asset: Asset,
+    /// Ledger amount.
+    pub local: Decimal,
+    /// Exchange amount.
+    pub exchange_amount: Decimal,
+}
+
+/// Every non-zero pair of one exchange compared in a cycle (an exchange that failed, or
+/// any exchange when the ledger could not be read, has no set).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotSet {
     /// Exchange name.
     pub exchange: String,
-    /// Asset symbol.
-    pub asset: String,
-    /// Ledger amount (exact text).
-    pub local: String,
-    /// Exchange amount (exact text).
-    pub exchange_amount: String,
+    /// Its pairs; an asset stored before and absent now went to zero on both sides.
+    pub pairs: Vec<SnapshotPair>,
 }
 
 /// What the engine hands over to be written for one cycle.
@@ -63,8 +71,9 @@ pub struct CycleInput {
     pub ledger_error: Option<String>,
     /// Per-exchange results.
     pub exchanges: Vec<ExchangeRecord>,
-    /// Amounts of every compared pair (only changed ones are stored).
-    pub snapshots: Vec<SnapshotRow>,
+    /// The amounts of every compared exchange. Only pairs that differ from the latest
+    /// stored ones are written, and a pair stored before and absent now as `0`/`0`.
+    pub snapshots: Vec<SnapshotSet>,
 }
 
 /// A discrepancy as stored, with its row (one row per open episode).
@@ -247,32 +256,118 @@ pub(super) fn insert_cycle(
     Ok(id)
 }
 
-/// Inserts the snapshots whose amounts changed since the last stored one; returns them.
+/// The latest stored (local, exchange amount) per exchange, then asset: nested so a
+/// lookup borrows the names instead of allocating a key, and in decimals so a cycle's
+/// unchanged pairs cost neither formatting nor a row.
+#[derive(Debug, Default)]
+pub(super) struct SnapshotCache(HashMap<String, HashMap<Asset, (Decimal, Decimal)>>);
+
+/// A snapshot row to write: (exchange, asset, local, exchange amount).
+pub(super) type ChangedPair = (String, Asset, Decimal, Decimal);
+
+impl SnapshotCache {
+    pub(super) fn insert(&mut self, (exchange, asset, local, on_exchange): ChangedPair) {
+        self.0
+            .entry(exchange)
+            .or_default()
+            .insert(asset, (local, on_exchange));
+    }
+}
+
+/// Reads the latest snapshot of every (exchange, asset) pair. A row that does not parse
+/// (hand-edited) is left out, so the next value is simply written again.
+pub(super) fn load_latest_snapshots(conn: &Connection) -> rusqlite::Result<SnapshotCache> {
+    // One pass in primary-key order; SQLite takes the bare columns of a MAX() aggregate
+    // from the row holding the maximum.
+    let mut stmt = conn.prepare_cached(
+        "SELECT exchange, asset, local, exchange_amount, MAX(cycle_id) FROM balance_snapshots
+         GROUP BY exchange, asset",
+    )?;
+    let mut cache = SnapshotCache::default();
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, String>(3)?,
+        ))
+    })?;
+    for row in rows {
+        let (exchange, asset, local, on_exchange) = row?;
+        if let (Ok(asset), Ok(local), Ok(on_exchange)) = (
+            Asset::parse(&asset),
+            Decimal::from_str(&local),
+            Decimal::from_str(&on_exchange),
+        ) {
+            cache.insert((exchange, asset, local, on_exchange));
+        }
+    }
+    Ok(cache)
+}
+
+/// The snapshots to store: the pairs whose amounts differ from the latest stored ones,
+/// and `0`/`0` for pairs of a compared exchange that are stored non-zero but absent now.
+fn changed_snapshots(sets: &[SnapshotSet], last: &SnapshotCache) -> Vec<ChangedPair> {
+    let is_zero = |(l, x): &(Decimal, Decimal)| l.is_zero() && x.is_zero();
+    let mut changed = Vec::new();
+    for set in sets {
+        let stored = last.0.get(&set.exchange);
+        let mut still_there = 0;
+        for p in &set.pairs {
+            let before = stored.and_then(|m| m.get(&p.asset));
+            if before.is_some_and(|b| !is_zero(b)) {
+                still_there += 1;
+            }
+            // Decimal equality is numeric: 1.50 and 1.5 are the same balance.
+            if before != Some(&(p.local, p.exchange_amount)) {
+                changed.push((
+                    set.exchange.clone(),
+                    p.asset.clone(),
+                    p.local,
+                    p.exchange_amount,
+                ));
+            }
+        }
+        let Some(stored) = stored else { continue };
+        // Most cycles lose no asset: only then look for which.
+        if stored.values().filter(|v| !is_zero(v)).count() == still_there {
+            continue;
+        }
+        let present: HashSet<&Asset> = set.pairs.iter().map(|p| &p.asset).collect();
+        let mut gone: Vec<ChangedPair> = stored
+            .iter()
+            .filter(|(asset, v)| !is_zero(v) && !present.contains(asset))
+            .map(|(asset, _)| {
+                let zero = Decimal::ZERO;
+                (set.exchange.clone(), asset.clone(), zero, zero)
+            })
+            .collect();
+        gone.sort_by(|a, b| a.1.cmp(&b.1));
+        changed.extend(gone);
+    }
+    changed
+}
+
+/// Inserts the snapshots that changed (see [`changed_snapshots`]); returns them.
 pub(super) fn insert_snapshots(
     conn: &Connection,
     cycle_id: i64,
-    rows: &[SnapshotRow],
-    last: &HashMap<(String, String), (String, String)>,
-) -> rusqlite::Result<Vec<SnapshotRow>> {
+    sets: &[SnapshotSet],
+    last: &SnapshotCache,
+) -> rusqlite::Result<Vec<ChangedPair>> {
     let mut stmt = conn.prepare_cached(
         "INSERT INTO balance_snapshots (cycle_id, exchange, asset, local, exchange_amount)
          VALUES (?1, ?2, ?3, ?4, ?5)",
     )?;
-    let mut changed = Vec::new();
-    for r in rows {
-        let unchanged = last
-            .get(&(r.exchange.clone(), r.asset.clone()))
-            .is_some_and(|(l, e)| *l == r.local && *e == r.exchange_amount);
-        if !unchanged {
-            stmt.execute(params![
-                cycle_id,
-                r.exchange,
-                r.asset,
-                r.local,
-                r.exchange_amount
-            ])?;
-            changed.push(r.clone());
-        }
+    let changed = changed_snapshots(sets, last);
+    for (exchange, asset, local, on_exchange) in &changed {
+        stmt.execute(params![
+            cycle_id,
+            exchange,
+            asset.as_str(),
+            format_amount(*local),
+            format_amount(*on_exchange)
+        ])?;
     }
     Ok(changed)
 }

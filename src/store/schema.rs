@@ -150,6 +150,27 @@ pub fn ensure_incremental_vacuum(conn: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// The database's schema version (`PRAGMA user_version`; 0 for a database recon never
+/// migrated). The first read of a connection: it fails on a file that is not a database.
+pub fn version(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row("PRAGMA user_version", [], |r| r.get(0))
+}
+
+/// Whether a read-only command can use a database of schema `version`: only the version
+/// this build writes (it cannot migrate, and older or newer tables may differ).
+pub fn check_readable(version: i64) -> Result<(), String> {
+    match version {
+        0 => Err("not a recon database (schema version 0)".into()),
+        v if v > SCHEMA_VERSION => Err(format!(
+            "schema version {v} is newer than this build understands ({SCHEMA_VERSION})"
+        )),
+        v if v < SCHEMA_VERSION => Err(format!(
+            "schema version {v} is older than this build's ({SCHEMA_VERSION}); a writing command (recon once) migrates it"
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Brings the database up to [`SCHEMA_VERSION`]; refuses a database from a newer build.
 /// Each step reads the version inside an IMMEDIATE transaction, so two processes starting
 /// on a fresh database at once (cron `once` and the console) never both run a migration.

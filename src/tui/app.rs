@@ -21,7 +21,7 @@ use super::ui;
 use crate::domain::{Asset, BalanceDiscrepancy, DiscrepancyId, DiscrepancySeverity, ExchangeName};
 use crate::engine::EngineView;
 use crate::error::ReconciliationError;
-use crate::store::AuditEntry;
+use crate::store::{AuditEntry, StoreError};
 
 /// Longest note accepted in the prompt.
 pub const MAX_NOTE: usize = 200;
@@ -103,8 +103,12 @@ pub struct AckPrompt {
     pub asset: Asset,
     /// Severity when the prompt opened.
     pub severity: DiscrepancySeverity,
-    /// Difference when the prompt opened.
+    /// Difference when the prompt opened: what is acknowledged (the store refuses if the
+    /// gap has moved beyond tolerance of it by the time Enter lands).
     pub difference: Decimal,
+    /// When the episode on screen opened: a discrepancy that resolved and re-opened
+    /// before Enter is another episode, and is not acknowledged.
+    pub opened_at: DateTime<Utc>,
     /// The note so far.
     pub note: String,
 }
@@ -287,7 +291,14 @@ impl App {
                 }
                 Err(e) => {
                     self.note_engine_error(&e);
-                    self.error(format!("acknowledge {id} failed: {e}"));
+                    // The gap moved between `a` and Enter: say so with the current
+                    // figure, which already names the discrepancy.
+                    let text = if refused(&e) {
+                        format!("not acknowledged: {e}")
+                    } else {
+                        format!("acknowledge {id} failed: {e}")
+                    };
+                    self.error(text);
                 }
             },
             Action::EffectFailed { what, error } => {
@@ -425,5 +436,14 @@ impl App {
             error: true,
             at: self.now,
         });
+    }
+}
+
+/// The acknowledgement guard refused: the stored gap is not the one on screen.
+fn refused(e: &ReconciliationError) -> bool {
+    match e {
+        ReconciliationError::Store(StoreError::Refused(_)) => true,
+        ReconciliationError::Shared(inner) => refused(inner),
+        _ => false,
     }
 }

@@ -11,7 +11,7 @@ use tokio::task::JoinSet;
 
 use super::app::Action;
 use crate::domain::{Asset, DiscrepancyId, ExchangeName};
-use crate::engine::ReconciliationHandle;
+use crate::engine::{ReconciliationHandle, SeenGap};
 
 /// A request to the engine.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +28,8 @@ pub enum Effect {
         by: String,
         /// Why.
         note: String,
+        /// The gap the prompt showed; the store refuses if it is no longer the one open.
+        seen: SeenGap,
     },
     /// Pause or resume the interval loop.
     SetPaused(bool),
@@ -67,9 +69,12 @@ pub async fn run(effect: Effect, handle: &ReconciliationHandle) -> Option<Action
             asset,
             by,
             note,
+            seen,
         } => {
             let id = DiscrepancyId::new(&exchange, &asset);
-            let result = handle.acknowledge(exchange, asset, by, note).await;
+            let result = handle
+                .acknowledge(exchange, asset, by, note, Some(seen))
+                .await;
             Some(Action::Acknowledged {
                 id,
                 result: result.map(Box::new).map_err(Arc::new),

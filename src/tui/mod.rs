@@ -69,12 +69,9 @@ fn note_panics() {
     }));
 }
 
-/// Who acknowledges from this console: `$USER`, or `unknown`.
+/// Who acknowledges from this console: `$USER`, else the account name of the user id.
 pub fn current_user() -> String {
-    std::env::var("USER")
-        .ok()
-        .filter(|u| !u.trim().is_empty())
-        .unwrap_or_else(|| "unknown".into())
+    crate::commands::ack::default_user()
 }
 
 /// Starts the engine, runs the console until `q`, `Ctrl-C` or `shutdown` resolves, then

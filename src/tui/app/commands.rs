@@ -2,6 +2,7 @@
 //! holds the state and the engine-facing half of `update`.
 
 use super::{AckPrompt, App, Panel};
+use crate::engine::SeenGap;
 use crate::tui::app::MAX_NOTE;
 use crate::tui::cursor::Cursor;
 use crate::tui::effects::Effect;
@@ -166,6 +167,7 @@ impl App {
             asset: d.asset.clone(),
             severity: d.severity,
             difference: d.difference,
+            opened_at: d.opened_at,
             note: String::new(),
         });
         self.mode = Mode::Prompt;
@@ -180,6 +182,11 @@ impl App {
             asset: p.asset,
             by: self.user.clone(),
             note: p.note.trim().to_string(),
+            // What the prompt showed: the store acknowledges that gap or refuses.
+            seen: SeenGap {
+                difference: p.difference,
+                opened_at: Some(p.opened_at),
+            },
         })
     }
 }
