@@ -36,8 +36,12 @@ fn main() -> ExitCode {
     };
     let command = cli.command.unwrap_or(Command::Tui);
     let warnings = cfg.warnings();
-    // The console prints its own, once it knows it will start.
-    if !matches!(command, Command::Tui) {
+    // Only where cycles run (and where the configuration is shown); the console prints
+    // its own, once it knows it will start.
+    if matches!(
+        command,
+        Command::Once { .. } | Command::Headless { .. } | Command::Config
+    ) {
         for w in &warnings {
             warn_line(w);
         }

@@ -170,21 +170,39 @@ fn a_simulated_exchange_that_always_fails_shows_its_real_failure_and_attempts() 
     }
 }
 
-const WARNING: &str = "recon: warning: reconciliation.fetch_timeout_ms (1000 ms) × retry.max_attempts (3) \
-plus up to 300 ms of backoff (retry.base_delay_ms 100, retry.max_delay_ms 2000) is 3300 ms, more than \
+const WARNING: &str = "recon: warning: reconciliation.fetch_timeout_ms (1500 ms) × retry.max_attempts (3) \
+plus up to 300 ms of backoff (retry.base_delay_ms 100, retry.max_delay_ms 2000) is 4800 ms, more than \
 reconciliation.cycle_timeout_ms (2000 ms): retries that do not fit the cycle are not made\n";
 
 #[test]
 fn a_retry_budget_that_cannot_fit_the_cycle_is_one_warning_line_on_stderr() {
-    let dir =
-        setup("[[exchanges]]\nname = \"x\"\nkind = \"simulated\"\nbalances = { BTC = \"1\" }\n");
-    for args in [&["config"][..], &["once"], &["audit"], &["audit", "verify"]] {
+    let dir = setup(
+        "[reconciliation]\nfetch_timeout_ms = 1500\n\
+         [[exchanges]]\nname = \"x\"\nkind = \"simulated\"\nbalances = { BTC = \"1\" }\n",
+    );
+    // The commands that run cycles, and the one that shows the configuration, say it.
+    for args in [&["config"][..], &["once"]] {
         let out = recon(dir.path(), args);
         assert_eq!(String::from_utf8_lossy(&out.stderr), WARNING, "{args:?}");
     }
+    // Reading the audit or acknowledging fetches nothing: no warning there.
+    for args in [&["audit"][..], &["audit", "verify"]] {
+        let out = recon(dir.path(), args);
+        assert_eq!(String::from_utf8_lossy(&out.stderr), "", "{args:?}");
+    }
     let out = recon(dir.path(), &["ack", "x:BTC"]);
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.starts_with(WARNING), "{err}");
+    assert!(!err.contains("warning"), "{err}");
+}
+
+#[test]
+fn the_default_timings_print_no_warning() {
+    let dir =
+        setup("[[exchanges]]\nname = \"x\"\nkind = \"simulated\"\nbalances = { BTC = \"1\" }\n");
+    for args in [&["config"][..], &["once"]] {
+        let out = recon(dir.path(), args);
+        assert_eq!(String::from_utf8_lossy(&out.stderr), "", "{args:?}");
+    }
 }
 
 #[test]
