@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod notify;
 pub mod signals;
 
+use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -241,7 +242,8 @@ pub async fn run(cfg: Arc<TradingConfig>, options: Options) -> Outcome {
 async fn second_signal(mut signals: Signals) {
     loop {
         if let Ask::Stop(name, code) = signals.next().await {
-            eprintln!("recon: second {name}: exiting at once");
+            // Not `eprintln!`: a closed stderr must not turn this exit into a panic.
+            let _ = writeln!(std::io::stderr(), "recon: second {name}: exiting at once");
             std::process::exit(i32::from(code));
         }
     }
