@@ -68,6 +68,10 @@ pub enum Command {
         /// changed sign, or resolved.
         #[arg(long, value_name = "D", allow_hyphen_values = true)]
         difference: Option<String>,
+        /// Snooze: the acknowledgement lapses after DURATION (`90s`, `15m`, `2h`, `1d`; at
+        /// most 30 days) and the discrepancy counts again.
+        #[arg(long = "for", value_name = "DURATION", allow_hyphen_values = true)]
+        snooze: Option<String>,
     },
     /// Print the effective configuration (defaults + file + env), secrets as `***`.
     Config,

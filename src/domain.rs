@@ -99,6 +99,51 @@ pub enum AmountError {
     BadSymbol(String),
 }
 
+/// The longest snooze (`--for`) accepted: 30 days. A longer "snooze" is a permanent
+/// acknowledgement in disguise, and those should say so (no `--for`).
+pub const MAX_SNOOZE_SECS: i64 = 30 * 86_400;
+
+/// Why a humane duration (`90s`, `15m`, `2h`, `1d`) was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DurationError {
+    /// Not a positive whole number followed by one unit.
+    #[error("'{0}' is not a duration: use a positive whole number and one unit s, m, h or d (90s, 15m, 2h, 1d)")]
+    Invalid(String),
+    /// Longer than [`MAX_SNOOZE_SECS`] (or too long to count at all).
+    #[error("'{0}' is longer than the 30-day maximum")]
+    TooLong(String),
+}
+
+/// Parses a snooze duration: a positive whole number and exactly one unit (`s`, `m`, `h`,
+/// `d`), at most 30 days. No fractions, signs, blanks or compound forms (`1h30m`): what
+/// the person typed is exactly what is stored.
+pub fn parse_snooze(raw: &str) -> Result<chrono::TimeDelta, DurationError> {
+    let invalid = || DurationError::Invalid(truncate_for_message(raw));
+    let unit = raw.chars().next_back().ok_or_else(invalid)?;
+    let seconds_per_unit: i64 = match unit {
+        's' => 1,
+        'm' => 60,
+        'h' => 3_600,
+        'd' => 86_400,
+        _ => return Err(invalid()),
+    };
+    let digits = &raw[..raw.len() - unit.len_utf8()];
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(invalid());
+    }
+    // Only digits are left, so a failed parse is an overflow: too long, not malformed.
+    let too_long = || DurationError::TooLong(truncate_for_message(raw));
+    let n: i64 = digits.parse().map_err(|_| too_long())?;
+    if n == 0 {
+        return Err(invalid());
+    }
+    let secs = n.checked_mul(seconds_per_unit).ok_or_else(too_long)?;
+    if secs > MAX_SNOOZE_SECS {
+        return Err(too_long());
+    }
+    Ok(chrono::TimeDelta::seconds(secs))
+}
+
 /// Parses an amount exactly. Accepts only plain decimal notation (`-12.5`, `0.000`, `100`);
 /// rejects exponents, `+`, separators, blanks and anything that would need rounding.
 pub fn parse_amount(raw: &str) -> Result<Decimal, AmountError> {
@@ -393,6 +438,9 @@ pub struct Acknowledgement {
     pub at: DateTime<Utc>,
     /// The difference at the time; the ack lapses if the gap grows beyond it.
     pub difference: Decimal,
+    /// A snooze (`--for`): the first cycle finishing at or after this lapses the ack.
+    /// `None`: it holds until the gap moves or resolves.
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 /// One (exchange, asset) pair outside tolerance, with its lifecycle state.
@@ -587,5 +635,83 @@ mod tests {
         assert_eq!((ex.as_str(), asset.as_str()), ("coinbase-main", "USDC"));
         assert!(DiscrepancyId::parse("nocolon").is_err());
         assert!(DiscrepancyId::parse(":BTC").is_err());
+    }
+
+    #[test]
+    fn parse_snooze_reads_one_unit_and_a_positive_whole_number() {
+        for (raw, secs) in [
+            ("90s", 90),
+            ("15m", 900),
+            ("2h", 7_200),
+            ("1d", 86_400),
+            ("30d", MAX_SNOOZE_SECS),
+            ("720h", MAX_SNOOZE_SECS),
+            ("007m", 420),
+        ] {
+            assert_eq!(parse_snooze(raw).unwrap().num_seconds(), secs, "{raw}");
+        }
+    }
+
+    #[test]
+    fn parse_snooze_rejects_zero_signs_fractions_missing_or_unknown_units() {
+        for bad in [
+            "0s", "00m", "10", "1w", "-5m", "+5m", "1.5h", "", "m", " 5m", "5m ", "1h30m", "5M",
+            "5\u{e9}", "\u{e9}",
+        ] {
+            assert!(
+                matches!(parse_snooze(bad), Err(DurationError::Invalid(_))),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(
+            parse_snooze("1w").unwrap_err().to_string(),
+            "'1w' is not a duration: use a positive whole number and one unit s, m, h or d (90s, 15m, 2h, 1d)"
+        );
+    }
+
+    #[test]
+    fn parse_snooze_rejects_more_than_30_days_and_overflow() {
+        for bad in [
+            "31d",
+            "721h",
+            "43201m",
+            "2592001s",
+            "99999999999999999999d",
+            "9223372036854775807d",
+        ] {
+            assert!(
+                matches!(parse_snooze(bad), Err(DurationError::TooLong(_))),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(
+            parse_snooze("31d").unwrap_err().to_string(),
+            "'31d' is longer than the 30-day maximum"
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn parse_snooze_is_exact_up_to_the_maximum_and_refuses_beyond(
+            n in 0i64..5_000_000,
+            unit in proptest::sample::select(vec![('s', 1i64), ('m', 60), ('h', 3_600), ('d', 86_400)]),
+        ) {
+            let raw = format!("{n}{}", unit.0);
+            let secs = n * unit.1;
+            match parse_snooze(&raw) {
+                Ok(d) => proptest::prop_assert!(n > 0 && secs <= MAX_SNOOZE_SECS && d.num_seconds() == secs),
+                Err(DurationError::Invalid(_)) => proptest::prop_assert_eq!(n, 0),
+                Err(DurationError::TooLong(_)) => proptest::prop_assert!(secs > MAX_SNOOZE_SECS),
+            }
+        }
+
+        #[test]
+        fn parse_snooze_never_panics_and_accepts_only_digits_then_a_unit(raw in "\\PC{0,12}") {
+            if parse_snooze(&raw).is_ok() {
+                let (digits, unit) = raw.split_at(raw.len() - 1);
+                proptest::prop_assert!(digits.bytes().all(|b| b.is_ascii_digit()) && !digits.is_empty());
+                proptest::prop_assert!(["s", "m", "h", "d"].contains(&unit));
+            }
+        }
     }
 }

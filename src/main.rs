@@ -71,7 +71,15 @@ fn main() -> ExitCode {
             note,
             by,
             difference,
-        } => match commands::ack::run(&cfg, &target, &note, by.as_deref(), difference.as_deref()) {
+            snooze,
+        } => match commands::ack::run_for(
+            &cfg,
+            &target,
+            &note,
+            by.as_deref(),
+            difference.as_deref(),
+            snooze.as_deref(),
+        ) {
             Ok(line) => print_out(&line, 0, write_failed),
             Err(e) => fail(&e, 1),
         },

@@ -1,10 +1,13 @@
-//! `recon ack <exchange>:<asset> [--note TEXT] [--by NAME] [--difference D]`: acknowledge
+//! `recon ack <exchange>:<asset> [--note TEXT] [--by NAME] [--for DURATION] [--difference D]`:
+//! acknowledge
 //! from the shell. Safe while a console runs on the same database: the write is one
 //! IMMEDIATE transaction, and the engine re-reads acknowledgements inside each cycle's
 //! transaction.
 
 use crate::config::TradingConfig;
-use crate::domain::{escape_controls, format_amount, now_millis, parse_amount, DiscrepancyId};
+use crate::domain::{
+    escape_controls, format_amount, now_millis, parse_amount, parse_snooze, DiscrepancyId,
+};
 use crate::engine::guard::{self, SeenGap};
 use crate::store::{ReconciliationRepository, StoreError};
 
@@ -30,6 +33,9 @@ pub enum AckError {
     /// `--difference` is not an exact decimal.
     #[error("ack: --difference {0}")]
     Difference(crate::domain::AmountError),
+    /// `--for` is not a humane duration of at most 30 days.
+    #[error("ack: --for {0}")]
+    Snooze(crate::domain::DurationError),
     /// Store failure, no such open discrepancy, or the gap is not the one seen.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -45,6 +51,23 @@ pub fn run(
     by: Option<&str>,
     difference: Option<&str>,
 ) -> Result<String, AckError> {
+    run_for(cfg, target, note, by, difference, None)
+}
+
+/// [`run`] with a snooze (`--for DURATION`): the acknowledgement lapses that long from
+/// now, and the discrepancy counts again (SPEC §2).
+pub fn run_for(
+    cfg: &TradingConfig,
+    target: &str,
+    note: &str,
+    by: Option<&str>,
+    difference: Option<&str>,
+    snooze: Option<&str>,
+) -> Result<String, AckError> {
+    // Checked before anything is opened: a bad duration writes nothing.
+    let snooze = snooze
+        .map(|s| parse_snooze(s).map_err(AckError::Snooze))
+        .transpose()?;
     reject_controls("--note", note)?;
     if let Some(by) = by {
         reject_controls("--by", by)?;
@@ -66,28 +89,36 @@ pub fn run(
         .filter(|s| !s.trim().is_empty())
         .unwrap_or_else(default_user);
     let mut repo = ReconciliationRepository::open_existing(&cfg.storage_path)?;
-    let d = repo.acknowledge(
-        &exchange,
-        &asset,
-        &by,
-        note,
-        now_millis(),
-        |current| match &seen {
-            Some(seen) => guard::check(seen, current, &cfg.tolerance).map(|()| seen.difference),
-            None => Ok(current.difference),
-        },
-    )?;
+    let at = now_millis();
+    let expires_at = snooze.map(|s| at + s);
+    let d =
+        repo.acknowledge_until(
+            &exchange,
+            &asset,
+            &by,
+            note,
+            at,
+            expires_at,
+            |current| match &seen {
+                Some(seen) => guard::check(seen, current, &cfg.tolerance).map(|()| seen.difference),
+                None => Ok(current.difference),
+            },
+        )?;
     let recorded = d
         .acknowledgement
         .as_ref()
         .map_or(d.difference, |a| a.difference);
+    let until = expires_at
+        .map(|e| format!(" until {}", crate::store::audit::timestamp(e)))
+        .unwrap_or_default();
     Ok(format!(
-        "acknowledged {} ({} {}, difference {}) by {}\n",
+        "acknowledged {} ({} {}, difference {}) by {}{}\n",
         d.id,
         d.severity,
         d.kind.as_str(),
         format_amount(recorded),
-        by
+        by,
+        until
     ))
 }
 

@@ -137,8 +137,10 @@ pub fn report(r: &ReconciliationReport) -> String {
                 diff[i].clone(),
                 format_amount(round_relative(d.relative)),
                 match &d.acknowledgement {
-                    Some(a) if a.note.is_empty() => format!("acked by {}", a.by),
-                    Some(a) => format!("acked by {}: {}", a.by, a.note),
+                    Some(a) if a.note.is_empty() => {
+                        format!("acked by {}{}", a.by, until(a, r.finished_at))
+                    }
+                    Some(a) => format!("acked by {}{}: {}", a.by, until(a, r.finished_at), a.note),
                     None => String::new(),
                 },
             ]
@@ -159,6 +161,18 @@ pub fn report(r: &ReconciliationReport) -> String {
         &[3, 4, 5],
     ));
     out
+}
+
+/// ` until HH:MM UTC` for a snoozed acknowledgement (with the date when it is not the
+/// report's day: a snooze may last 30 days); empty for one without a deadline.
+fn until(a: &crate::domain::Acknowledgement, now: chrono::DateTime<chrono::Utc>) -> String {
+    match a.expires_at {
+        Some(e) if e.date_naive() == now.date_naive() => {
+            format!(" until {} UTC", e.format("%H:%M"))
+        }
+        Some(e) => format!(" until {} UTC", e.format("%Y-%m-%d %H:%M")),
+        None => String::new(),
+    }
 }
 
 /// Audit entries as text, newest first.

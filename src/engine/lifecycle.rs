@@ -1,7 +1,9 @@
 //! The discrepancy lifecycle as a pure function: open → acknowledged → resolved, with an
 //! acknowledgement lapsing (re-open) when the gap grows beyond the acknowledged amount by
-//! more than the tolerance. Only exchanges compared this cycle are touched: a failed fetch
-//! never resolves anything.
+//! more than the tolerance, or when its snooze (`--for`) deadline is reached. Only
+//! exchanges compared this cycle are resolved or re-measured: a failed fetch never
+//! resolves anything. A snooze lapses on every open discrepancy, compared or not: its
+//! deadline is a time, not an observation.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -42,12 +44,22 @@ pub fn apply(
             seen.insert(id.clone());
             match by_id.remove(&id) {
                 None => open_new(&mut out, exchange, id, f, now),
-                Some(stored) => update(&mut out, stored, f),
+                Some(stored) => update(&mut out, stored, f, now),
             }
         }
     }
-    for (id, stored) in by_id {
-        if findings.contains_key(&stored.discrepancy.exchange) && !seen.contains(&id) {
+    for (id, mut stored) in by_id {
+        if !findings.contains_key(&stored.discrepancy.exchange) {
+            // Not compared this cycle: nothing is re-measured, but a snooze still ends.
+            if lapse_snooze(&mut out, &mut stored.discrepancy, now) {
+                out.writes.push(DiscrepancyWrite::Update {
+                    row_id: stored.row_id,
+                    discrepancy: stored.discrepancy,
+                });
+            }
+            continue;
+        }
+        if !seen.contains(&id) {
             out.writes.push(DiscrepancyWrite::Resolve {
                 row_id: stored.row_id,
                 at: now,
@@ -120,12 +132,41 @@ fn open_new(
     out.current.push(d);
 }
 
-fn update(out: &mut LifecycleOutcome, stored: StoredDiscrepancy, f: &Finding) {
+/// Ends `d`'s acknowledgement if its snooze deadline is at or before `now`, auditing it
+/// (`acknowledgement_expired`). Returns whether it lapsed.
+fn lapse_snooze(
+    out: &mut LifecycleOutcome,
+    d: &mut BalanceDiscrepancy,
+    now: DateTime<Utc>,
+) -> bool {
+    let Some(ack) = d.acknowledgement.as_ref() else {
+        return false;
+    };
+    let Some(expires_at) = ack.expires_at.filter(|e| *e <= now) else {
+        return false;
+    };
+    out.events.push(AuditEvent::new(
+        AuditKind::AcknowledgementExpired,
+        d.id.as_str(),
+        json!({
+            "id": d.id.as_str(),
+            "by": ack.by,
+            "acknowledged_at": crate::store::audit::timestamp(ack.at),
+            "expires_at": crate::store::audit::timestamp(expires_at),
+        }),
+    ));
+    d.acknowledgement = None;
+    true
+}
+
+fn update(out: &mut LifecycleOutcome, stored: StoredDiscrepancy, f: &Finding, now: DateTime<Utc>) {
     let prev = stored.discrepancy;
     let mut next = from_finding(&prev.exchange, prev.id.clone(), f, prev.opened_at);
     next.acknowledgement = prev.acknowledgement.clone();
+    // A snooze that ran out has ended the ack: it is not lapsed a second time below.
+    lapse_snooze(out, &mut next, now);
     let mut reason = None;
-    if let Some(ack) = &prev.acknowledgement {
+    if let Some(ack) = next.acknowledgement.clone() {
         // An ack covers a gap of a given direction and size: a flip from −1 to +1 BTC is a
         // 2 BTC swing, never "the same gap".
         let flipped = !ack.difference.is_zero()
@@ -172,4 +213,120 @@ fn update(out: &mut LifecycleOutcome, stored: StoredDiscrepancy, f: &Finding) {
         });
     }
     out.current.push(next);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Acknowledgement, Asset, DiscrepancyKind, DiscrepancySeverity};
+    use rust_decimal::Decimal;
+
+    fn t(secs: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000 + secs, 0).unwrap()
+    }
+
+    fn finding() -> Finding {
+        Finding {
+            asset: Asset::parse("BTC").unwrap(),
+            kind: DiscrepancyKind::Mismatch,
+            local: Decimal::ONE,
+            exchange: Decimal::new(9, 1),
+            difference: Decimal::new(-1, 1),
+            relative: Decimal::new(1, 1),
+            severity: DiscrepancySeverity::Critical,
+            allowed: Decimal::new(15, 5),
+            tolerance_source: "default".into(),
+        }
+    }
+
+    /// x:BTC open since t(0), acknowledged at t(10) until t(70).
+    fn snoozed() -> (BTreeMap<ExchangeName, Vec<Finding>>, Vec<StoredDiscrepancy>) {
+        let x = ExchangeName::new("x");
+        let findings = BTreeMap::from([(x, vec![finding()])]);
+        let mut d = apply(vec![], &findings, t(0)).current.remove(0);
+        d.acknowledgement = Some(Acknowledgement {
+            by: "alice".into(),
+            note: String::new(),
+            at: t(10),
+            difference: d.difference,
+            expires_at: Some(t(70)),
+        });
+        (
+            findings,
+            vec![StoredDiscrepancy {
+                row_id: 7,
+                discrepancy: d,
+            }],
+        )
+    }
+
+    fn expired_event() -> AuditEvent {
+        AuditEvent::new(
+            AuditKind::AcknowledgementExpired,
+            "x:BTC",
+            json!({
+                "id": "x:BTC",
+                "by": "alice",
+                "acknowledged_at": "2027-01-15T08:00:10.000Z",
+                "expires_at": "2027-01-15T08:01:10.000Z",
+            }),
+        )
+    }
+
+    #[test]
+    fn a_snoozed_ack_holds_before_its_deadline() {
+        let (findings, open) = snoozed();
+        let out = apply(open.clone(), &findings, t(69));
+        assert_eq!(out.events, vec![]);
+        assert_eq!(out.writes, vec![]);
+        assert_eq!(out.current, vec![open[0].discrepancy.clone()]);
+    }
+
+    #[test]
+    fn a_snoozed_ack_lapses_at_its_deadline_and_the_gap_counts_again() {
+        let (findings, open) = snoozed();
+        let out = apply(open.clone(), &findings, t(70));
+        assert_eq!(out.events, vec![expired_event()]);
+        let mut lapsed = open[0].discrepancy.clone();
+        lapsed.acknowledgement = None;
+        assert_eq!(
+            out.writes,
+            vec![DiscrepancyWrite::Update {
+                row_id: 7,
+                discrepancy: lapsed.clone(),
+            }]
+        );
+        assert!(!out.current[0].is_acknowledged());
+        assert_eq!(out.current, vec![lapsed]);
+    }
+
+    #[test]
+    fn a_snooze_that_runs_out_as_the_gap_grows_lapses_once() {
+        let (mut findings, open) = snoozed();
+        let f = &mut findings.values_mut().next().unwrap()[0];
+        f.exchange = Decimal::new(5, 1);
+        f.difference = Decimal::new(-5, 1);
+        f.relative = Decimal::new(5, 1);
+        let out = apply(open, &findings, t(70));
+        assert_eq!(out.events, vec![expired_event()]);
+        assert_eq!(out.current[0].difference, Decimal::new(-5, 1));
+        assert!(!out.current[0].is_acknowledged());
+    }
+
+    #[test]
+    fn a_snooze_lapses_even_when_its_exchange_was_not_compared() {
+        let (_, open) = snoozed();
+        let out = apply(open.clone(), &BTreeMap::new(), t(500));
+        assert_eq!(out.events, vec![expired_event()]);
+        let mut lapsed = open[0].discrepancy.clone();
+        lapsed.acknowledgement = None;
+        assert_eq!(
+            out.writes,
+            vec![DiscrepancyWrite::Update {
+                row_id: 7,
+                discrepancy: lapsed,
+            }]
+        );
+        assert_eq!(out.current, vec![], "nothing compared, nothing reported");
+    }
 }

@@ -273,6 +273,10 @@ fn discrepancy_json(d: &BalanceDiscrepancy) -> Value {
             "acknowledged_difference".into(),
             json!(format_amount(ack.difference)),
         );
+        map.insert(
+            "ack_expires_at".into(),
+            json!(ack.expires_at.map(timestamp)),
+        );
     }
     v
 }

@@ -36,6 +36,9 @@ pub enum AuditKind {
     DiscrepancyAcknowledged,
     /// A discrepancy disappeared in a successful fetch.
     DiscrepancyResolved,
+    /// A snoozed acknowledgement (`--for`) reached its deadline; the discrepancy counts
+    /// again.
+    AcknowledgementExpired,
     /// A running daemon re-read its configuration (SIGHUP) and applied it.
     ConfigReloaded,
     /// A webhook alert was delivered.
@@ -59,6 +62,7 @@ impl AuditKind {
             Self::DiscrepancyChanged => "discrepancy_changed",
             Self::DiscrepancyAcknowledged => "discrepancy_acknowledged",
             Self::DiscrepancyResolved => "discrepancy_resolved",
+            Self::AcknowledgementExpired => "acknowledgement_expired",
             Self::ConfigReloaded => "config_reloaded",
             Self::AlertSent => "alert_sent",
             Self::AlertFailed => "alert_failed",

@@ -390,6 +390,22 @@ impl ReconciliationRepository {
         at: DateTime<Utc>,
         guard: impl FnOnce(&BalanceDiscrepancy) -> Result<Decimal, String>,
     ) -> Result<BalanceDiscrepancy, StoreError> {
+        self.acknowledge_until(exchange, asset, by, note, at, None, guard)
+    }
+
+    /// [`Self::acknowledge`] with a snooze: with `expires_at`, the first cycle finishing at
+    /// or after it lapses the acknowledgement (`acknowledgement_expired`).
+    #[allow(clippy::too_many_arguments)]
+    pub fn acknowledge_until(
+        &mut self,
+        exchange: &ExchangeName,
+        asset: &Asset,
+        by: &str,
+        note: &str,
+        at: DateTime<Utc>,
+        expires_at: Option<DateTime<Utc>>,
+        guard: impl FnOnce(&BalanceDiscrepancy) -> Result<Decimal, String>,
+    ) -> Result<BalanceDiscrepancy, StoreError> {
         let key = DiscrepancyId::new(exchange, asset);
         let path = self.path.clone();
         let sql = |source| StoreError::Sqlite {
@@ -411,26 +427,37 @@ impl ReconciliationRepository {
             note: note.to_string(),
             at,
             difference,
+            expires_at,
         };
         let ts = audit::timestamp(at);
+        let expires = expires_at.map(audit::timestamp);
         tx.execute(
-            "INSERT INTO acknowledgements (discrepancy_row, key, by, note, at, difference)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT INTO acknowledgements (discrepancy_row, key, by, note, at, difference,
+                 expires_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![
                 current.row_id,
                 key.as_str(),
                 by,
                 note,
                 ts,
-                ack.difference.to_string()
+                ack.difference.to_string(),
+                expires
             ],
         )
         .map_err(sql)?;
         tx.execute(
             "UPDATE discrepancies SET acknowledged_by = ?2, ack_note = ?3, acknowledged_at = ?4,
-                 acknowledged_difference = ?5, updated_at = ?4
+                 acknowledged_difference = ?5, ack_expires_at = ?6, updated_at = ?4
              WHERE row_id = ?1",
-            params![current.row_id, by, note, ts, ack.difference.to_string()],
+            params![
+                current.row_id,
+                by,
+                note,
+                ts,
+                ack.difference.to_string(),
+                expires
+            ],
         )
         .map_err(sql)?;
         audit::append(
@@ -444,6 +471,7 @@ impl ReconciliationRepository {
                     "note": note,
                     "difference": format_amount(ack.difference),
                     "severity": current.discrepancy.severity.as_str(),
+                    "expires_at": expires,
                 }),
             )],
         )

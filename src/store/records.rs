@@ -147,7 +147,7 @@ fn corrupt(path: &str, what: &'static str, value: &str) -> StoreError {
     }
 }
 
-type RawOpen = (i64, [String; 13], [Option<String>; 4]);
+type RawOpen = (i64, [String; 13], [Option<String>; 5]);
 
 pub(super) fn load_open(
     conn: &Connection,
@@ -161,7 +161,8 @@ pub(super) fn load_open(
         .prepare_cached(
             "SELECT row_id, key, exchange, asset, kind, local, exchange_amount, difference,
                     relative, severity, allowed, tolerance_source, opened_at, updated_at,
-                    acknowledged_by, ack_note, acknowledged_at, acknowledged_difference
+                    acknowledged_by, ack_note, acknowledged_at, acknowledged_difference,
+                    ack_expires_at
              FROM discrepancies WHERE resolved_at IS NULL ORDER BY key",
         )
         .map_err(sql)?;
@@ -171,7 +172,7 @@ pub(super) fn load_open(
             for (i, slot) in text.iter_mut().enumerate() {
                 *slot = r.get(i + 1)?;
             }
-            let mut ack: [Option<String>; 4] = Default::default();
+            let mut ack: [Option<String>; 5] = Default::default();
             for (i, slot) in ack.iter_mut().enumerate() {
                 *slot = r.get(i + 14)?;
             }
@@ -187,11 +188,12 @@ pub(super) fn load_open(
             let exchange = ExchangeName::new(exchange);
             let asset = Asset::parse(&asset).map_err(|_| corrupt(path, "asset", &asset))?;
             let acknowledgement = match ack {
-                [Some(by), Some(note), Some(at), Some(d)] => Some(Acknowledgement {
+                [Some(by), Some(note), Some(at), Some(d), expires] => Some(Acknowledgement {
                     by,
                     note,
                     at: parse_time(path, &at)?,
                     difference: parse_dec(path, "acknowledged_difference", &d)?,
+                    expires_at: expires.map(|e| parse_time(path, &e)).transpose()?,
                 }),
                 _ => None,
             };
@@ -406,7 +408,8 @@ pub(super) fn apply_writes(conn: &Connection, writes: &[DiscrepancyWrite]) -> ru
                     "UPDATE discrepancies SET kind = ?2, local = ?3, exchange_amount = ?4,
                          difference = ?5, relative = ?6, severity = ?7, allowed = ?8,
                          tolerance_source = ?9, updated_at = ?10, acknowledged_by = ?11,
-                         ack_note = ?12, acknowledged_at = ?13, acknowledged_difference = ?14
+                         ack_note = ?12, acknowledged_at = ?13, acknowledged_difference = ?14,
+                         ack_expires_at = ?15
                      WHERE row_id = ?1",
                     params![
                         row_id,
@@ -423,6 +426,7 @@ pub(super) fn apply_writes(conn: &Connection, writes: &[DiscrepancyWrite]) -> ru
                         ack.map(|a| a.note.clone()),
                         ack.map(|a| timestamp(a.at)),
                         ack.map(|a| a.difference.to_string()),
+                        ack.and_then(|a| a.expires_at.map(timestamp)),
                     ],
                 )?;
             }

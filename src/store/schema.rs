@@ -125,6 +125,13 @@ CREATE TABLE alert_state (
 );
 CREATE INDEX balance_snapshots_cycle ON balance_snapshots(cycle_id);
 "#,
+    // 4: snoozed acknowledgements (`recon ack --for`): the deadline, kept with the
+    // append-only acknowledgement row and on the discrepancy it covers (NULL: no deadline).
+    // ADD COLUMN rewrites no row, so the append-only triggers are not involved.
+    r#"
+ALTER TABLE acknowledgements ADD COLUMN expires_at TEXT;
+ALTER TABLE discrepancies ADD COLUMN ack_expires_at TEXT;
+"#,
 ];
 
 /// The schema version this build writes.

@@ -113,6 +113,7 @@ pub fn report() -> ReconciliationReport {
         note: "airdrop, booked tomorrow".into(),
         at: finished_at() - TimeDelta::seconds(600),
         difference: dec("1500"),
+        expires_at: None,
     });
     let failed = ExchangeReport {
         name: ExchangeName::new("exchange-prime"),

@@ -298,6 +298,7 @@ fn acknowledged_gaps_are_silent_and_a_lapsed_ack_reopens() {
         note: "known".into(),
         at: at(5),
         difference: g.difference,
+        expires_at: None,
     });
     for i in 1..5 {
         assert_eq!(
@@ -312,6 +313,33 @@ fn acknowledged_gaps_are_silent_and_a_lapsed_ack_reopens() {
         vec![EventKind::Reopened]
     );
     assert_eq!(step(&mut st, &report(70, ok_x(), vec![g]), &cfg()), vec![]);
+}
+
+#[test]
+fn a_snoozed_ack_that_lapses_with_the_same_gap_reopens() {
+    let mut st = State::new();
+    let mut g = gap("x", "BTC", DiscrepancySeverity::Critical, "-0.1");
+    step(&mut st, &report(0, ok_x(), vec![g.clone()]), &cfg());
+    g.acknowledgement = Some(Acknowledgement {
+        by: "ana".into(),
+        note: String::new(),
+        at: at(5),
+        difference: g.difference,
+        expires_at: Some(at(35)),
+    });
+    for i in 1..4 {
+        assert_eq!(
+            step(&mut st, &report(i * 10, ok_x(), vec![g.clone()]), &cfg()),
+            vec![]
+        );
+    }
+    // The lifecycle cleared the ack at its deadline: the same gap counts again.
+    g.acknowledgement = None;
+    assert_eq!(
+        kinds(&step(&mut st, &report(40, ok_x(), vec![g.clone()]), &cfg())),
+        vec![EventKind::Reopened]
+    );
+    assert_eq!(step(&mut st, &report(50, ok_x(), vec![g]), &cfg()), vec![]);
 }
 
 #[test]
