@@ -1,4 +1,4 @@
-//! The command line (clap derive): `recon [tui|headless|once|audit|ack|config]`.
+//! The command line (clap derive): `recon [tui|headless|once|audit|ack|unack|config]`.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -72,6 +72,18 @@ pub enum Command {
         /// most 30 days) and the discrepancy counts again.
         #[arg(long = "for", value_name = "DURATION", allow_hyphen_values = true)]
         snooze: Option<String>,
+    },
+    /// Withdraw an acknowledgement: `recon unack coinbase-main:BTC --note "…"`; the
+    /// discrepancy counts again.
+    Unack {
+        /// `<exchange>:<asset>`.
+        target: String,
+        /// Why it is withdrawn.
+        #[arg(long, default_value = "")]
+        note: String,
+        /// Who withdraws it (default: $USER, else the account name of the user id).
+        #[arg(long)]
+        by: Option<String>,
     },
     /// Print the effective configuration (defaults + file + env), secrets as `***`.
     Config,

@@ -83,6 +83,12 @@ fn main() -> ExitCode {
             Ok(line) => print_out(&line, 0, write_failed),
             Err(e) => fail(&e, 1),
         },
+        Command::Unack { target, note, by } => {
+            match commands::unack::run(&cfg, &target, &note, by.as_deref()) {
+                Ok(line) => print_out(&line, 0, write_failed),
+                Err(e) => fail(&e, 1),
+            }
+        }
         Command::Config => print_out(&commands::show_config::render(&cfg), 0, write_failed),
     }
 }

@@ -126,13 +126,18 @@ pub fn run_for(
 /// sequence in it could paint fake rows. Every control character is refused, tab
 /// included (a note is one line).
 fn reject_controls(flag: &'static str, text: &str) -> Result<(), AckError> {
-    match text.chars().find(|c| c.is_control()) {
-        Some(c) => Err(AckError::ControlCharacter {
-            flag,
-            found: escape_controls(&c.to_string()).into_owned(),
-        }),
+    match first_control(text) {
+        Some(found) => Err(AckError::ControlCharacter { flag, found }),
         None => Ok(()),
     }
+}
+
+/// The first control character of `text`, escaped for a one-line message (shared with
+/// `recon unack`, whose `--by`/`--note` land in the same audit trail).
+pub(crate) fn first_control(text: &str) -> Option<String> {
+    text.chars()
+        .find(|c| c.is_control())
+        .map(|c| escape_controls(&c.to_string()).into_owned())
 }
 
 /// Who acknowledges when `--by` is not given (and in the console): `$USER`, else the

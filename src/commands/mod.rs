@@ -1,4 +1,4 @@
-//! The non-interactive front end (`once`, `audit`, `ack`, `config`) and the engine
+//! The non-interactive front end (`once`, `audit`, `ack`, `unack`, `config`) and the engine
 //! start-up shared with the TUI.
 
 pub mod ack;
@@ -6,6 +6,7 @@ pub mod audit;
 pub mod once;
 pub mod show_config;
 pub mod table;
+pub mod unack;
 
 use std::sync::Arc;
 

@@ -39,6 +39,8 @@ pub enum AuditKind {
     /// A snoozed acknowledgement (`--for`) reached its deadline; the discrepancy counts
     /// again.
     AcknowledgementExpired,
+    /// Someone withdrew an acknowledgement (`recon unack`); the discrepancy counts again.
+    AcknowledgementWithdrawn,
     /// A running daemon re-read its configuration (SIGHUP) and applied it.
     ConfigReloaded,
     /// A webhook alert was delivered.
@@ -63,6 +65,7 @@ impl AuditKind {
             Self::DiscrepancyAcknowledged => "discrepancy_acknowledged",
             Self::DiscrepancyResolved => "discrepancy_resolved",
             Self::AcknowledgementExpired => "acknowledgement_expired",
+            Self::AcknowledgementWithdrawn => "acknowledgement_withdrawn",
             Self::ConfigReloaded => "config_reloaded",
             Self::AlertSent => "alert_sent",
             Self::AlertFailed => "alert_failed",

@@ -67,6 +67,9 @@ pub enum StoreError {
     /// `ack` named a discrepancy that is not open.
     #[error("no open discrepancy '{0}'")]
     NotOpen(String),
+    /// `unack` named an open discrepancy that carries no acknowledgement.
+    #[error("{0} is not acknowledged")]
+    NotAcknowledged(String),
     /// The acknowledgement guard refused: the stored gap is not the one that was seen
     /// (the message names the current figure).
     #[error("{0}")]
@@ -478,6 +481,66 @@ impl ReconciliationRepository {
         .map_err(sql)?;
         tx.commit().map_err(sql)?;
         current.discrepancy.acknowledgement = Some(ack);
+        Ok(current.discrepancy)
+    }
+
+    /// Withdraws the acknowledgement of the open discrepancy `exchange:asset`: clears the
+    /// discrepancy's acknowledgement and audits `acknowledgement_withdrawn` — one IMMEDIATE
+    /// transaction, so no cycle commits between the check and the write. The append-only
+    /// `acknowledgements` history keeps the original; the audit entry records the
+    /// withdrawal. Returns the discrepancy as it now stands (unacknowledged).
+    pub fn withdraw_acknowledgement(
+        &mut self,
+        exchange: &ExchangeName,
+        asset: &Asset,
+        by: &str,
+        note: &str,
+        at: DateTime<Utc>,
+    ) -> Result<BalanceDiscrepancy, StoreError> {
+        let key = DiscrepancyId::new(exchange, asset);
+        let path = self.path.clone();
+        let sql = |source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sql)?;
+        let open = records::load_open(&tx, &path)?;
+        let Some(mut current) = open.into_iter().find(|d| d.discrepancy.id == key) else {
+            return Err(StoreError::NotOpen(key.to_string()));
+        };
+        // Dropping the transaction unrecorded rolls it back: nothing is written.
+        let Some(ack) = current.discrepancy.acknowledgement.take() else {
+            return Err(StoreError::NotAcknowledged(key.to_string()));
+        };
+        let ts = audit::timestamp(at);
+        tx.execute(
+            "UPDATE discrepancies SET acknowledged_by = NULL, ack_note = NULL,
+                 acknowledged_at = NULL, acknowledged_difference = NULL, ack_expires_at = NULL,
+                 updated_at = ?2
+             WHERE row_id = ?1",
+            params![current.row_id, ts],
+        )
+        .map_err(sql)?;
+        audit::append(
+            &tx,
+            at,
+            &[AuditEvent::new(
+                AuditKind::AcknowledgementWithdrawn,
+                key.as_str(),
+                serde_json::json!({
+                    "by": by,
+                    "note": note,
+                    "acknowledged_by": ack.by,
+                    "acknowledged_at": audit::timestamp(ack.at),
+                    "acknowledged_difference": format_amount(ack.difference),
+                }),
+            )],
+        )
+        .map_err(sql)?;
+        tx.commit().map_err(sql)?;
         Ok(current.discrepancy)
     }
 
