@@ -472,12 +472,121 @@ pub struct BalanceDiscrepancy {
     pub opened_at: DateTime<Utc>,
     /// Present while acknowledged.
     pub acknowledgement: Option<Acknowledgement>,
+    /// The active expectations on this id (movements in flight), oldest first. Not stored
+    /// with the discrepancy: attached from the expectations table every cycle.
+    pub expected: Vec<Expectation>,
 }
 
 impl BalanceDiscrepancy {
     /// Acknowledged discrepancies stay visible but do not raise status or exit code.
     pub fn is_acknowledged(&self) -> bool {
         self.acknowledgement.is_some()
+    }
+
+    /// The sum of the active expectations (0 without any). `None` only if that sum, or the
+    /// residual, cannot be held exactly; such a gap is never treated as explained.
+    fn expected_exact(&self) -> Option<(Decimal, Decimal)> {
+        let expected = self
+            .expected
+            .iter()
+            .try_fold(Decimal::ZERO, |sum, e| sum.checked_add(e.difference))?;
+        let residual = exact_sub(self.difference, expected)?;
+        Some((expected, residual))
+    }
+
+    /// The sum of the active expectations on this id (`0` without any).
+    pub fn expected_total(&self) -> Decimal {
+        self.expected_exact().map_or(Decimal::ZERO, |(e, _)| e)
+    }
+
+    /// `difference − expected`: the part of the gap nobody declared.
+    pub fn residual(&self) -> Decimal {
+        self.expected_exact().map_or(self.difference, |(_, r)| r)
+    }
+
+    /// Open, acknowledged or explained (SPEC §2): explained when active expectations bring
+    /// the residual within the tolerance bound; else acknowledged while an ack holds.
+    pub fn state(&self) -> DiscrepancyState {
+        let explained = !self.expected.is_empty()
+            && self
+                .expected_exact()
+                .is_some_and(|(_, r)| r.abs() <= self.allowed);
+        if explained {
+            DiscrepancyState::Explained
+        } else if self.acknowledgement.is_some() {
+            DiscrepancyState::Acknowledged
+        } else {
+            DiscrepancyState::Open
+        }
+    }
+
+    /// Whether it counts for the status, the exit code and alerts: only open ones do.
+    pub fn is_counted(&self) -> bool {
+        self.state() == DiscrepancyState::Open
+    }
+}
+
+/// Where a discrepancy stands for the people watching it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DiscrepancyState {
+    /// Counted: raises the status, the exit code and alerts.
+    Open,
+    /// Someone has seen it (possibly until a snooze deadline).
+    Acknowledged,
+    /// A declared movement in flight accounts for it.
+    Explained,
+}
+
+impl DiscrepancyState {
+    /// The word used in reports and on screen.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Acknowledged => "acknowledged",
+            Self::Explained => "explained",
+        }
+    }
+
+    /// A symbol, so the state reads without colour.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Self::Open => "●",
+            Self::Acknowledged => "✓",
+            Self::Explained => "⇄",
+        }
+    }
+}
+
+/// A declared movement in flight (`recon expect`): the exchange is expected to differ
+/// from the ledger by `difference` (same sign as a discrepancy's) until `expires_at`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expectation {
+    /// Its number (`recon expect cancel <N>`).
+    pub id: i64,
+    /// The exchange.
+    pub exchange: ExchangeName,
+    /// The asset.
+    pub asset: Asset,
+    /// The expected `exchange − local`.
+    pub difference: Decimal,
+    /// Who declared it.
+    pub by: String,
+    /// Free text (e.g. the transaction hash).
+    pub note: String,
+    /// When it was declared.
+    pub created_at: DateTime<Utc>,
+    /// When it stops explaining anything.
+    pub expires_at: DateTime<Utc>,
+    /// When it first met a gap on its id (explained it or left a residual); from then on
+    /// the gap resolving settles it. `None` while it waits for the gap to appear.
+    pub engaged_at: Option<DateTime<Utc>>,
+}
+
+impl Expectation {
+    /// `<exchange>:<ASSET>`.
+    pub fn discrepancy_id(&self) -> DiscrepancyId {
+        DiscrepancyId::new(&self.exchange, &self.asset)
     }
 }
 

@@ -78,6 +78,7 @@ fn gap(at: DateTime<Utc>) -> BalanceDiscrepancy {
         tolerance_source: "default".into(),
         opened_at: at,
         acknowledgement: None,
+        expected: Vec::new(),
     }
 }
 

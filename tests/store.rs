@@ -30,6 +30,7 @@ fn discrepancy(exchange: &str, asset: &str) -> BalanceDiscrepancy {
         tolerance_source: "default".into(),
         opened_at: recon::domain::now_millis(),
         acknowledgement: None,
+        expected: Vec::new(),
     }
 }
 

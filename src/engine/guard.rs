@@ -93,6 +93,7 @@ mod tests {
             tolerance_source: "default".into(),
             opened_at: DateTime::from_timestamp(1_700_000_000, 0).unwrap(),
             acknowledgement: None,
+            expected: Vec::new(),
         }
     }
 

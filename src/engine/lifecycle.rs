@@ -99,6 +99,7 @@ fn from_finding(
         tolerance_source: f.tolerance_source.clone(),
         opened_at,
         acknowledgement: None,
+        expected: Vec::new(),
     }
 }
 

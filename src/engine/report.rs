@@ -143,7 +143,7 @@ pub fn classify_status(
 ) -> (ReconciliationStatus, Option<DiscrepancySeverity>) {
     let worst = discrepancies
         .iter()
-        .filter(|d| !d.is_acknowledged())
+        .filter(|d| d.is_counted())
         .map(|d| d.severity)
         .max();
     let status = if !ledger_ok || (exchanges_total > 0 && exchanges_ok == 0) {
@@ -159,9 +159,9 @@ pub fn classify_status(
 }
 
 impl ReconciliationReport {
-    /// Unacknowledged discrepancies.
+    /// Counted discrepancies: neither acknowledged nor explained.
     pub fn open(&self) -> impl Iterator<Item = &BalanceDiscrepancy> {
-        self.discrepancies.iter().filter(|d| !d.is_acknowledged())
+        self.discrepancies.iter().filter(|d| d.is_counted())
     }
 
     /// The Nagios/Icinga exit code of `recon once`: 2 for an unacknowledged high or
@@ -261,6 +261,17 @@ fn discrepancy_json(d: &BalanceDiscrepancy) -> Value {
         "relative": format_amount(round_relative(d.relative)),
         "severity": d.severity.as_str(),
         "acknowledged": d.is_acknowledged(),
+        "state": d.state().as_str(),
+        "expected": format_amount(d.expected_total()),
+        "residual": format_amount(d.residual()),
+        "expectations": d.expected.iter().map(|e| json!({
+            "id": e.id,
+            "difference": format_amount(e.difference),
+            "by": e.by,
+            "note": e.note,
+            "created_at": timestamp(e.created_at),
+            "expires_at": timestamp(e.expires_at),
+        })).collect::<Vec<_>>(),
         "allowed": format_amount(d.allowed),
         "tolerance_source": d.tolerance_source,
         "opened_at": timestamp(d.opened_at),

@@ -116,9 +116,7 @@ impl Tracker {
             seen.insert(d.id.clone());
             let change = match self.known.insert(d.id.clone(), d.clone()) {
                 None => Some(Change::Opened(d.clone())),
-                Some(p) if p.is_acknowledged() && !d.is_acknowledged() => {
-                    Some(Change::Reopened(d.clone()))
-                }
+                Some(p) if !p.is_counted() && d.is_counted() => Some(Change::Reopened(d.clone())),
                 Some(p) if d.severity > p.severity => Some(Change::Escalated {
                     now: d.clone(),
                     from: p.severity,
@@ -159,21 +157,18 @@ impl Tracker {
     }
 }
 
-/// Counts of the known discrepancies by state (`open` = counted, `acknowledged`) and
+/// Counts of the known discrepancies by state (`open` = counted, `acknowledged`, `explained`) and
 /// severity, every combination present (zeros included), mildest first.
 pub fn counts<'a>(
     known: impl Iterator<Item = &'a BalanceDiscrepancy>,
 ) -> Vec<(&'static str, DiscrepancySeverity, u64)> {
-    let mut out: Vec<(&'static str, DiscrepancySeverity, u64)> = ["open", "acknowledged"]
-        .into_iter()
-        .flat_map(|state| DiscrepancySeverity::ALL.map(|s| (state, s, 0)))
-        .collect();
+    let mut out: Vec<(&'static str, DiscrepancySeverity, u64)> =
+        ["open", "acknowledged", "explained"]
+            .into_iter()
+            .flat_map(|state| DiscrepancySeverity::ALL.map(|s| (state, s, 0)))
+            .collect();
     for d in known {
-        let state = if d.is_acknowledged() {
-            "acknowledged"
-        } else {
-            "open"
-        };
+        let state = d.state().as_str();
         if let Some(slot) = out
             .iter_mut()
             .find(|(st, sev, _)| *st == state && *sev == d.severity)
@@ -215,6 +210,11 @@ pub fn log_cycle<'a>(
         .filter(|c| c.0 == "acknowledged")
         .map(|c| c.2)
         .sum();
+    let explained: u64 = counts
+        .iter()
+        .filter(|c| c.0 == "explained")
+        .map(|c| c.2)
+        .sum();
     let ok = report
         .exchanges
         .iter()
@@ -236,6 +236,7 @@ pub fn log_cycle<'a>(
                 open_high = get("open", DiscrepancySeverity::High),
                 open_critical = get("open", DiscrepancySeverity::Critical),
                 acknowledged,
+                explained,
                 exchanges = %exchanges,
                 "cycle completed"
             )

@@ -211,6 +211,7 @@ pub(super) fn load_open(
                     tolerance_source: source,
                     opened_at: parse_time(path, &opened)?,
                     acknowledgement,
+                    expected: Vec::new(),
                     exchange,
                     asset,
                 },

@@ -100,6 +100,7 @@ pub fn discrepancy(
         tolerance_source: "default".into(),
         opened_at: finished_at() - TimeDelta::seconds(opened_secs_ago),
         acknowledgement: None,
+        expected: Vec::new(),
     }
 }
 

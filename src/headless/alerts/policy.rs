@@ -103,9 +103,9 @@ pub fn exchange_subject(name: &ExchangeName) -> String {
     format!("exchange/{name}")
 }
 
-/// Whether a discrepancy counts (SPEC §1): open, not acknowledged.
+/// Whether a discrepancy counts (SPEC §1): open, neither acknowledged nor explained.
 fn counted(d: &BalanceDiscrepancy) -> bool {
-    !d.is_acknowledged()
+    d.is_counted()
 }
 
 fn held(since: DateTime<Utc>, now: DateTime<Utc>, hold: Duration) -> bool {

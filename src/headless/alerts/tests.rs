@@ -61,6 +61,7 @@ fn gap(
         tolerance_source: "default".into(),
         opened_at: t0(),
         acknowledgement: None,
+        expected: Vec::new(),
     }
 }
 
