@@ -85,8 +85,59 @@ pub enum Command {
         #[arg(long)]
         by: Option<String>,
     },
+    /// Declare a movement in flight: `recon expect coinbase-main:BTC 0.1 --for 2h --note "…"`
+    /// says the exchange is expected to differ from the ledger by +0.1 (exchange − ledger)
+    /// until then; a gap it accounts for is `explained`, not counted. Also `expect list`,
+    /// `expect cancel N`.
+    #[command(
+        args_conflicts_with_subcommands = true,
+        subcommand_precedence_over_arg = true
+    )]
+    Expect {
+        /// `list` or `cancel`.
+        #[command(subcommand)]
+        action: Option<ExpectAction>,
+        /// `<exchange>:<asset>`.
+        #[arg(required = true)]
+        target: Option<String>,
+        /// The expected difference, exchange − ledger (e.g. `0.1` for a withdrawal booked in
+        /// the ledger that the exchange has not settled; negative for a deposit in flight).
+        #[arg(required = true, allow_hyphen_values = true, value_name = "DIFFERENCE")]
+        difference: Option<String>,
+        /// How long it holds (`90s`, `15m`, `2h`, `1d`; at most 30 days; default 24h).
+        #[arg(long = "for", value_name = "DURATION", allow_hyphen_values = true)]
+        duration: Option<String>,
+        /// What is in flight (e.g. the transaction hash).
+        #[arg(long, default_value = "")]
+        note: String,
+        /// Who declares it (default: $USER, else the account name of the user id).
+        #[arg(long)]
+        by: Option<String>,
+    },
     /// Print the effective configuration (defaults + file + env), secrets as `***`.
     Config,
+}
+
+/// `recon expect` actions.
+#[derive(Debug, Subcommand)]
+pub enum ExpectAction {
+    /// The active expectations (read-only).
+    List {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Withdraw expectation N; the gap it explained counts again.
+    Cancel {
+        /// The expectation's number (from `recon expect list`).
+        id: i64,
+        /// Why it is withdrawn.
+        #[arg(long, default_value = "")]
+        note: String,
+        /// Who withdraws it (default: $USER, else the account name of the user id).
+        #[arg(long)]
+        by: Option<String>,
+    },
 }
 
 /// `recon audit` actions.

@@ -89,6 +89,35 @@ fn main() -> ExitCode {
                 Err(e) => fail(&e, 1),
             }
         }
+        Command::Expect {
+            action,
+            target,
+            difference,
+            duration,
+            note,
+            by,
+        } => {
+            let result = match action {
+                Some(recon::cli::ExpectAction::List { format }) => {
+                    commands::expect::list(&cfg, format)
+                }
+                Some(recon::cli::ExpectAction::Cancel { id, note, by }) => {
+                    commands::expect::cancel(&cfg, id, &note, by.as_deref())
+                }
+                None => commands::expect::add(
+                    &cfg,
+                    target.as_deref().unwrap_or_default(),
+                    difference.as_deref().unwrap_or_default(),
+                    duration.as_deref(),
+                    &note,
+                    by.as_deref(),
+                ),
+            };
+            match result {
+                Ok(line) => print_out(&line, 0, write_failed),
+                Err(e) => fail(&e, 1),
+            }
+        }
         Command::Config => print_out(&commands::show_config::render(&cfg), 0, write_failed),
     }
 }

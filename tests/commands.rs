@@ -132,3 +132,65 @@ fn config_renders_every_section() {
     );
     assert_eq!(parsed["exchanges"].as_array().unwrap().len(), 3);
 }
+
+#[tokio::test]
+async fn expect_add_list_explain_and_cancel_in_process() {
+    use recon::commands::expect;
+    let (_dir, cfg) = shipped();
+    // Declared before any cycle: the database is created for it.
+    let line = expect::add(
+        &cfg,
+        "exchange-prime:doge",
+        "1500",
+        Some("2h"),
+        "deposit 0xab",
+        Some("erin"),
+    )
+    .unwrap();
+    assert!(
+        line.starts_with("expectation 1 on exchange-prime:DOGE: difference 1500 expected until "),
+        "{line}"
+    );
+    assert!(line.ends_with(" (by erin)\n"), "{line}");
+    let err = expect::add(&cfg, "nowhere:BTC", "1", None, "", None).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "expect: no exchange named 'nowhere' in the configuration"
+    );
+    let err = expect::add(&cfg, "exchange-prime:DOGE", "0.000", None, "", None).unwrap_err();
+    assert!(err
+        .to_string()
+        .starts_with("expect: DIFFERENCE must not be zero"));
+    assert_eq!(once::run(cfg.clone(), Format::Json).await.unwrap(), 2);
+    let listed: serde_json::Value =
+        serde_json::from_str(&expect::list(&cfg, Format::Json).unwrap()).unwrap();
+    assert_eq!(listed[0]["id"], 1);
+    assert_eq!(listed[0]["discrepancy"], "exchange-prime:DOGE");
+    assert_eq!(listed[0]["difference"], "1500");
+    assert_eq!(listed[0]["state"], "engaged");
+    let table = expect::list(&cfg, Format::Table).unwrap();
+    let row: Vec<&str> = table.lines().nth(1).unwrap().split_whitespace().collect();
+    assert_eq!(
+        row[..4],
+        ["1", "exchange-prime:DOGE", "1500", "engaged"],
+        "{table}"
+    );
+    assert_eq!(
+        expect::cancel(&cfg, 1, "sent back", Some("erin")).unwrap(),
+        "cancelled expectation 1 on exchange-prime:DOGE (difference 1500) by erin\n"
+    );
+    assert_eq!(
+        expect::list(&cfg, Format::Table).unwrap(),
+        "no active expectations\n"
+    );
+    assert_eq!(
+        expect::cancel(&cfg, 1, "", None)
+            .unwrap_err()
+            .to_string()
+            .split(':')
+            .next(),
+        Some("expectation 1 is no longer active")
+    );
+    let (msg, intact) = audit::verify(&cfg).unwrap();
+    assert!(intact, "{msg}");
+}

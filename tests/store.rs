@@ -137,14 +137,15 @@ fn commit_cycle_hands_the_plan_the_open_discrepancies_and_round_trips_them_exact
     let mut repo = ReconciliationRepository::open(&dir.path().join("recon.db")).unwrap();
     let d = discrepancy("x", "btc");
     let (id, _) = repo
-        .commit_cycle(&input(vec![]), |open| {
+        .commit_cycle(&input(vec![]), |(open, expected)| {
             assert!(open.is_empty());
+            assert!(expected.is_empty());
             plan(vec![DiscrepancyWrite::Open(d.clone())])
         })
         .unwrap();
     assert_eq!(id, 1);
     let mut seen = vec![];
-    repo.commit_cycle(&input(vec![]), |open| {
+    repo.commit_cycle(&input(vec![]), |(open, _)| {
         seen = open.clone();
         plan(vec![DiscrepancyWrite::Resolve {
             row_id: open[0].row_id,

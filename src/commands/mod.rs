@@ -3,6 +3,7 @@
 
 pub mod ack;
 pub mod audit;
+pub mod expect;
 pub mod once;
 pub mod show_config;
 pub mod table;

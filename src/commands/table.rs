@@ -119,6 +119,8 @@ pub fn report(r: &ReconciliationReport) -> String {
     let local = col(&|d| format_amount(d.local));
     let exch = col(&|d| format_amount(d.exchange_amount));
     let diff = col(&|d| format_amount(d.difference));
+    let expected = col(&|d| format_amount(d.expected_total()));
+    let residual = col(&|d| format_amount(d.residual()));
     let rows: Vec<Vec<String>> = r
         .discrepancies
         .iter()
@@ -130,49 +132,80 @@ pub fn report(r: &ReconciliationReport) -> String {
                     d.severity.symbol(),
                     d.severity.as_str().to_uppercase()
                 ),
+                format!("{} {}", d.state().symbol(), d.state().as_str()),
                 d.id.to_string(),
                 d.kind.as_str().to_string(),
                 local[i].clone(),
                 exch[i].clone(),
                 diff[i].clone(),
+                expected[i].clone(),
+                residual[i].clone(),
                 format_amount(round_relative(d.relative)),
-                match &d.acknowledgement {
-                    Some(a) if a.note.is_empty() => {
-                        format!("acked by {}{}", a.by, until(a, r.finished_at))
-                    }
-                    Some(a) => format!("acked by {}{}: {}", a.by, until(a, r.finished_at), a.note),
-                    None => String::new(),
-                },
+                note(d, r.finished_at),
             ]
         })
         .collect();
     out.push_str(&layout(
         &[
             "SEVERITY",
+            "STATE",
             "ID",
             "KIND",
             "LOCAL",
             "EXCHANGE",
             "DIFFERENCE",
+            "EXPECTED",
+            "RESIDUAL",
             "RELATIVE",
-            "ACK",
+            "NOTE",
         ],
         &rows,
-        &[3, 4, 5],
+        &[4, 5, 6, 7, 8],
     ));
     out
+}
+
+/// Who acknowledged it (and until when), and which expectations explain it.
+fn note(d: &crate::domain::BalanceDiscrepancy, now: chrono::DateTime<chrono::Utc>) -> String {
+    let mut parts = Vec::new();
+    if let Some(a) = &d.acknowledgement {
+        parts.push(if a.note.is_empty() {
+            format!("acked by {}{}", a.by, until(a, now))
+        } else {
+            format!("acked by {}{}: {}", a.by, until(a, now), a.note)
+        });
+    }
+    for e in &d.expected {
+        let mut p = format!(
+            "expect #{} by {} until {}",
+            e.id,
+            e.by,
+            short_time(e.expires_at, now)
+        );
+        if !e.note.is_empty() {
+            p.push_str(": ");
+            p.push_str(&e.note);
+        }
+        parts.push(p);
+    }
+    parts.join("; ")
+}
+
+/// `HH:MM UTC`, with the date when it is not `now`'s day.
+fn short_time(t: chrono::DateTime<chrono::Utc>, now: chrono::DateTime<chrono::Utc>) -> String {
+    if t.date_naive() == now.date_naive() {
+        format!("{} UTC", t.format("%H:%M"))
+    } else {
+        format!("{} UTC", t.format("%Y-%m-%d %H:%M"))
+    }
 }
 
 /// ` until HH:MM UTC` for a snoozed acknowledgement (with the date when it is not the
 /// report's day: a snooze may last 30 days); empty for one without a deadline.
 fn until(a: &crate::domain::Acknowledgement, now: chrono::DateTime<chrono::Utc>) -> String {
-    match a.expires_at {
-        Some(e) if e.date_naive() == now.date_naive() => {
-            format!(" until {} UTC", e.format("%H:%M"))
-        }
-        Some(e) => format!(" until {} UTC", e.format("%Y-%m-%d %H:%M")),
-        None => String::new(),
-    }
+    a.expires_at
+        .map(|e| format!(" until {}", short_time(e, now)))
+        .unwrap_or_default()
 }
 
 /// Audit entries as text, newest first.

@@ -4,14 +4,21 @@
 //! exchanges compared this cycle are resolved or re-measured: a failed fetch never
 //! resolves anything. A snooze lapses on every open discrepancy, compared or not: its
 //! deadline is a time, not an observation.
+//!
+//! Expectations (movements in flight) are evaluated here too, every cycle: one past its
+//! deadline expires; the active ones on an id add up to `expected`, and the discrepancy's
+//! severity is that of the residual; one that has met its gap settles when the gap
+//! resolves. Every transition is an audit event and a mark written with the cycle.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use super::rules::{round_relative, Finding};
-use crate::domain::{format_amount, BalanceDiscrepancy, DiscrepancyId, ExchangeName};
+use super::rules::{self, round_relative, Finding};
+use crate::config::SeverityConfig;
+use crate::domain::{format_amount, BalanceDiscrepancy, DiscrepancyId, ExchangeName, Expectation};
+use crate::store::expectations::{self, Mark};
 use crate::store::{AuditEvent, AuditKind, DiscrepancyWrite, StoredDiscrepancy};
 
 /// What the lifecycle decided.
@@ -26,10 +33,23 @@ pub struct LifecycleOutcome {
 }
 
 /// Applies this cycle's findings (keyed by every exchange compared this cycle, an empty
-/// list meaning "nothing outside tolerance") to the open discrepancies.
+/// list meaning "nothing outside tolerance") to the open discrepancies, without any
+/// expectation.
 pub fn apply(
     open: Vec<StoredDiscrepancy>,
     findings: &BTreeMap<ExchangeName, Vec<Finding>>,
+    now: DateTime<Utc>,
+) -> LifecycleOutcome {
+    apply_with(open, Vec::new(), findings, None, now)
+}
+
+/// [`apply`] with the active expectations; `severity` rates residuals (`None`: keep the
+/// findings' severity, for callers that have no expectation).
+pub fn apply_with(
+    open: Vec<StoredDiscrepancy>,
+    active: Vec<Expectation>,
+    findings: &BTreeMap<ExchangeName, Vec<Finding>>,
+    severity: Option<&SeverityConfig>,
     now: DateTime<Utc>,
 ) -> LifecycleOutcome {
     let mut out = LifecycleOutcome::default();
@@ -37,15 +57,40 @@ pub fn apply(
         .into_iter()
         .map(|s| (s.discrepancy.id.clone(), s))
         .collect();
+    let mut expected = expire(&mut out, active, now);
     let mut seen = BTreeSet::new();
     for (exchange, list) in findings {
         for f in list {
             let id = DiscrepancyId::new(exchange, &f.asset);
             seen.insert(id.clone());
+            let mut on_id = expected.remove(&id).unwrap_or_default();
+            engage(&mut out, &mut on_id, now);
+            let explain = Explain {
+                expected: on_id,
+                severity,
+            };
             match by_id.remove(&id) {
-                None => open_new(&mut out, exchange, id, f, now),
-                Some(stored) => update(&mut out, stored, f, now),
+                None => open_new(&mut out, exchange, id, f, explain, now),
+                Some(stored) => update(&mut out, stored, f, explain, now),
             }
+        }
+    }
+    // A gap that resolved settles what had met it; one that never appeared keeps waiting.
+    for (id, list) in expected {
+        let compared = list
+            .first()
+            .is_some_and(|e| findings.contains_key(&e.exchange));
+        if !compared || seen.contains(&id) {
+            continue;
+        }
+        for e in list.into_iter().filter(|e| e.engaged_at.is_some()) {
+            mark(
+                &mut out,
+                &e,
+                Mark::Settled,
+                AuditKind::ExpectationSettled,
+                now,
+            );
         }
     }
     for (id, mut stored) in by_id {
@@ -74,9 +119,85 @@ pub fn apply(
             ));
         }
     }
-    out.current
-        .sort_by(|a, b| b.severity.cmp(&a.severity).then_with(|| a.id.cmp(&b.id)));
+    // Counted gaps first, worst first: what needs a person leads every listing.
+    out.current.sort_by(|a, b| {
+        b.is_counted()
+            .cmp(&a.is_counted())
+            .then_with(|| b.severity.cmp(&a.severity))
+            .then_with(|| a.id.cmp(&b.id))
+    });
     out
+}
+
+/// The active expectations on one id and how to rate the residual they leave.
+struct Explain<'a> {
+    expected: Vec<Expectation>,
+    severity: Option<&'a SeverityConfig>,
+}
+
+impl Explain<'_> {
+    /// Attaches the expectations to `d` and rates it on the residual they leave.
+    fn apply_to(self, d: &mut BalanceDiscrepancy, f: &Finding) {
+        if self.expected.is_empty() {
+            return;
+        }
+        d.expected = self.expected;
+        let magnitude = f.local.abs().max(f.exchange.abs());
+        if let Some(r) = self.severity.and_then(|s| {
+            rules::residual(d.difference, d.expected_total(), d.allowed, magnitude, s)
+        }) {
+            d.severity = r.severity;
+        }
+    }
+}
+
+fn mark(
+    out: &mut LifecycleOutcome,
+    e: &Expectation,
+    mark: Mark,
+    kind: AuditKind,
+    now: DateTime<Utc>,
+) {
+    out.writes.push(DiscrepancyWrite::MarkExpectation {
+        id: e.id,
+        mark,
+        at: now,
+    });
+    out.events.push(AuditEvent::new(
+        kind,
+        e.discrepancy_id().as_str(),
+        expectations::detail(e),
+    ));
+}
+
+/// Expires the expectations whose deadline is at or before `now`; returns the others by id.
+fn expire(
+    out: &mut LifecycleOutcome,
+    active: Vec<Expectation>,
+    now: DateTime<Utc>,
+) -> BTreeMap<DiscrepancyId, Vec<Expectation>> {
+    let mut by_id: BTreeMap<DiscrepancyId, Vec<Expectation>> = BTreeMap::new();
+    for e in active {
+        if e.expires_at <= now {
+            mark(out, &e, Mark::Expired, AuditKind::ExpectationExpired, now);
+        } else {
+            by_id.entry(e.discrepancy_id()).or_default().push(e);
+        }
+    }
+    by_id
+}
+
+/// Records the first meeting of each expectation with its gap (from then on the gap
+/// resolving settles it).
+fn engage(out: &mut LifecycleOutcome, list: &mut [Expectation], now: DateTime<Utc>) {
+    for e in list.iter_mut().filter(|e| e.engaged_at.is_none()) {
+        e.engaged_at = Some(now);
+        out.writes.push(DiscrepancyWrite::MarkExpectation {
+            id: e.id,
+            mark: Mark::Engaged,
+            at: now,
+        });
+    }
 }
 
 fn from_finding(
@@ -104,6 +225,16 @@ fn from_finding(
 }
 
 fn detail(d: &BalanceDiscrepancy) -> serde_json::Value {
+    let mut v = base_detail(d);
+    if let (false, Some(map)) = (d.expected.is_empty(), v.as_object_mut()) {
+        map.insert("state".into(), json!(d.state().as_str()));
+        map.insert("expected".into(), json!(format_amount(d.expected_total())));
+        map.insert("residual".into(), json!(format_amount(d.residual())));
+    }
+    v
+}
+
+fn base_detail(d: &BalanceDiscrepancy) -> serde_json::Value {
     json!({
         "kind": d.kind.as_str(),
         "severity": d.severity.as_str(),
@@ -121,9 +252,11 @@ fn open_new(
     exchange: &ExchangeName,
     id: DiscrepancyId,
     f: &Finding,
+    explain: Explain<'_>,
     now: DateTime<Utc>,
 ) {
-    let d = from_finding(exchange, id, f, now);
+    let mut d = from_finding(exchange, id, f, now);
+    explain.apply_to(&mut d, f);
     out.events.push(AuditEvent::new(
         AuditKind::DiscrepancyOpened,
         d.id.as_str(),
@@ -160,10 +293,17 @@ fn lapse_snooze(
     true
 }
 
-fn update(out: &mut LifecycleOutcome, stored: StoredDiscrepancy, f: &Finding, now: DateTime<Utc>) {
+fn update(
+    out: &mut LifecycleOutcome,
+    stored: StoredDiscrepancy,
+    f: &Finding,
+    explain: Explain<'_>,
+    now: DateTime<Utc>,
+) {
     let prev = stored.discrepancy;
     let mut next = from_finding(&prev.exchange, prev.id.clone(), f, prev.opened_at);
     next.acknowledgement = prev.acknowledgement.clone();
+    explain.apply_to(&mut next, f);
     // A snooze that ran out has ended the ack: it is not lapsed a second time below.
     lapse_snooze(out, &mut next, now);
     let mut reason = None;
@@ -207,7 +347,13 @@ fn update(out: &mut LifecycleOutcome, stored: StoredDiscrepancy, f: &Finding, no
             d,
         ));
     }
-    if next != prev {
+    // Expectations are not stored with the discrepancy: only a change of what is stored
+    // is a write.
+    let stored_changed = BalanceDiscrepancy {
+        expected: Vec::new(),
+        ..next.clone()
+    } != prev;
+    if stored_changed {
         out.writes.push(DiscrepancyWrite::Update {
             row_id: stored.row_id,
             discrepancy: next.clone(),

@@ -159,6 +159,40 @@ pub fn classify(relative: Decimal, s: &SeverityConfig) -> DiscrepancySeverity {
     }
 }
 
+/// A gap measured against what was declared in flight (SPEC §2, expectations).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Residual {
+    /// `difference − expected`.
+    pub residual: Decimal,
+    /// Whether |residual| is within the tolerance bound: the gap is explained.
+    pub explained: bool,
+    /// Severity of the residual on the same magnitude as the difference.
+    pub severity: DiscrepancySeverity,
+}
+
+/// Measures `difference − expected` with the tolerance bound and magnitude of the gap
+/// itself (`allowed`, `magnitude = max(|local|, |exchange|)`), so an expectation never
+/// changes what "within tolerance" means. `None` when the residual cannot be held exactly.
+pub fn residual(
+    difference: Decimal,
+    expected: Decimal,
+    allowed: Decimal,
+    magnitude: Decimal,
+    severity: &SeverityConfig,
+) -> Option<Residual> {
+    let residual = exact_sub(difference, expected)?;
+    let relative = if magnitude.is_zero() {
+        Decimal::ZERO
+    } else {
+        residual.abs().checked_div(magnitude)?
+    };
+    Some(Residual {
+        residual,
+        explained: residual.abs() <= allowed,
+        severity: classify(round_relative(relative), severity),
+    })
+}
+
 /// `relative` as shown in reports: 10 decimal places, half away from zero.
 pub fn round_relative(relative: Decimal) -> Decimal {
     relative.round_dp_with_strategy(10, RoundingStrategy::MidpointAwayFromZero)

@@ -456,11 +456,18 @@ impl PortfolioReconciliationService for ConcretePortfolioReconciliationService {
             snapshots,
         };
         let ledger_ok = ledger_error.is_none();
+        let severity = self.config.severity.clone();
         let (id, plan) = self
             .store
             .call(move |repo| {
-                repo.commit_cycle(&input, |open| {
-                    let outcome = lifecycle::apply(open, &findings, finished_at);
+                repo.commit_cycle(&input, |(open, expected)| {
+                    let outcome = lifecycle::apply_with(
+                        open,
+                        expected,
+                        &findings,
+                        Some(&severity),
+                        finished_at,
+                    );
                     let (status, worst) = classify_status(ledger_ok, ok, total, &outcome.current);
                     let mut all_events = events;
                     all_events.extend(outcome.events);

@@ -47,6 +47,15 @@ pub enum AuditKind {
     AlertSent,
     /// A webhook alert could not be delivered (after its retries).
     AlertFailed,
+    /// Someone declared a movement in flight (`recon expect`).
+    ExpectationAdded,
+    /// The gap an expectation explained (or left a residual on) resolved while it was
+    /// active.
+    ExpectationSettled,
+    /// An expectation reached its deadline; the gap it explained counts again.
+    ExpectationExpired,
+    /// Someone withdrew an expectation (`recon expect cancel`).
+    ExpectationCancelled,
 }
 
 impl AuditKind {
@@ -69,6 +78,10 @@ impl AuditKind {
             Self::ConfigReloaded => "config_reloaded",
             Self::AlertSent => "alert_sent",
             Self::AlertFailed => "alert_failed",
+            Self::ExpectationAdded => "expectation_added",
+            Self::ExpectationSettled => "expectation_settled",
+            Self::ExpectationExpired => "expectation_expired",
+            Self::ExpectationCancelled => "expectation_cancelled",
         }
     }
 }

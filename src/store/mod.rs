@@ -8,6 +8,7 @@
 
 pub mod alerts;
 pub mod audit;
+pub mod expectations;
 mod records;
 pub mod retention;
 mod schema;
@@ -70,6 +71,19 @@ pub enum StoreError {
     /// `unack` named an open discrepancy that carries no acknowledgement.
     #[error("{0} is not acknowledged")]
     NotAcknowledged(String),
+    /// `expect cancel` named a number no expectation has.
+    #[error("no expectation {0}")]
+    NoExpectation(i64),
+    /// `expect cancel` named an expectation that is no longer active.
+    #[error("expectation {id} is no longer active: {mark} at {at}")]
+    ExpectationEnded {
+        /// Its number.
+        id: i64,
+        /// How it ended.
+        mark: String,
+        /// When.
+        at: String,
+    },
     /// The acknowledgement guard refused: the stored gap is not the one that was seen
     /// (the message names the current figure).
     #[error("{0}")]
@@ -328,7 +342,7 @@ impl ReconciliationRepository {
     pub fn commit_cycle(
         &mut self,
         input: &CycleInput,
-        plan: impl FnOnce(Vec<StoredDiscrepancy>) -> CyclePlan,
+        plan: impl FnOnce((Vec<StoredDiscrepancy>, Vec<crate::domain::Expectation>)) -> CyclePlan,
     ) -> Result<(i64, CyclePlan), StoreError> {
         let path = self.path.clone();
         let sql = |source| StoreError::Sqlite {
@@ -340,7 +354,8 @@ impl ReconciliationRepository {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sql)?;
         let open = records::load_open(&tx, &path)?;
-        let plan = plan(open);
+        let expectations = expectations::load_active(&tx, &path)?;
+        let plan = plan((open, expectations));
         let cycle_id = records::insert_cycle(&tx, input, &plan).map_err(sql)?;
         // Another process (a cron `once` beside the console) may have stored snapshots
         // since this cache was filled; compare against the database then, never against

@@ -104,6 +104,15 @@ pub enum DiscrepancyWrite {
         /// When.
         at: DateTime<Utc>,
     },
+    /// Something happened to an expectation (it met its gap, settled, expired).
+    MarkExpectation {
+        /// The expectation's number.
+        id: i64,
+        /// What happened.
+        mark: super::expectations::Mark,
+        /// When.
+        at: DateTime<Utc>,
+    },
 }
 
 /// What the engine decided for a cycle, given the open discrepancies.
@@ -430,6 +439,9 @@ pub(super) fn apply_writes(conn: &Connection, writes: &[DiscrepancyWrite]) -> ru
                         ack.and_then(|a| a.expires_at.map(timestamp)),
                     ],
                 )?;
+            }
+            DiscrepancyWrite::MarkExpectation { id, mark, at } => {
+                super::expectations::insert_mark(conn, *id, *mark, *at)?;
             }
             DiscrepancyWrite::Resolve { row_id, at } => {
                 conn.execute(

@@ -132,6 +132,43 @@ CREATE INDEX balance_snapshots_cycle ON balance_snapshots(cycle_id);
 ALTER TABLE acknowledgements ADD COLUMN expires_at TEXT;
 ALTER TABLE discrepancies ADD COLUMN ack_expires_at TEXT;
 "#,
+    // 5: expectations (`recon expect`, movements in flight). The declaration is an
+    // append-only row; what happens to it later (engaged with a gap, settled, expired,
+    // cancelled) is an append-only mark, at most one of each per expectation, so the whole
+    // story of a declaration is kept and nothing is ever rewritten.
+    r#"
+CREATE TABLE expectations (
+    id         INTEGER PRIMARY KEY,
+    exchange   TEXT NOT NULL,
+    asset      TEXT NOT NULL,
+    difference TEXT NOT NULL,
+    by         TEXT NOT NULL,
+    note       TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL
+);
+CREATE TABLE expectation_marks (
+    expectation_id INTEGER NOT NULL REFERENCES expectations(id),
+    mark           TEXT NOT NULL CHECK (mark IN ('engaged', 'settled', 'expired', 'cancelled')),
+    at             TEXT NOT NULL,
+    PRIMARY KEY (expectation_id, mark)
+);
+CREATE TRIGGER expectations_no_update BEFORE UPDATE ON expectations
+BEGIN SELECT RAISE(ABORT, 'expectations are append-only: UPDATE refused'); END;
+CREATE TRIGGER expectations_no_delete BEFORE DELETE ON expectations
+BEGIN SELECT RAISE(ABORT, 'expectations are append-only: DELETE refused'); END;
+CREATE TRIGGER expectations_no_replace BEFORE INSERT ON expectations
+WHEN EXISTS (SELECT 1 FROM expectations WHERE id = NEW.id)
+BEGIN SELECT RAISE(ABORT, 'expectations are append-only: REPLACE refused'); END;
+CREATE TRIGGER expectation_marks_no_update BEFORE UPDATE ON expectation_marks
+BEGIN SELECT RAISE(ABORT, 'expectation marks are append-only: UPDATE refused'); END;
+CREATE TRIGGER expectation_marks_no_delete BEFORE DELETE ON expectation_marks
+BEGIN SELECT RAISE(ABORT, 'expectation marks are append-only: DELETE refused'); END;
+CREATE TRIGGER expectation_marks_no_replace BEFORE INSERT ON expectation_marks
+WHEN EXISTS (SELECT 1 FROM expectation_marks
+             WHERE expectation_id = NEW.expectation_id AND mark = NEW.mark)
+BEGIN SELECT RAISE(ABORT, 'expectation marks are append-only: REPLACE refused'); END;
+"#,
 ];
 
 /// The schema version this build writes.
