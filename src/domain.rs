@@ -558,6 +558,9 @@ impl DiscrepancyState {
     }
 }
 
+/// How long an expectation holds when no duration is given.
+pub const DEFAULT_EXPECTATION_FOR: chrono::TimeDelta = chrono::TimeDelta::hours(24);
+
 /// A declared movement in flight (`recon expect`): the exchange is expected to differ
 /// from the ledger by `difference` (same sign as a discrepancy's) until `expires_at`.
 #[derive(Debug, Clone, PartialEq, Eq)]

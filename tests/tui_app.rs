@@ -81,10 +81,130 @@ fn acknowledging_prompts_for_a_note_and_q_is_text_there() {
                 difference: "-0.1".parse().unwrap(),
                 opened_at: Some(fixtures::finished_at() - TimeDelta::seconds(192)),
             },
+            snooze: None,
         })
     );
     assert_eq!(app.mode(), Mode::Normal);
     assert!(app.prompt.is_none());
+}
+
+#[test]
+fn the_ack_prompt_takes_a_snooze_duration_after_tab_and_refuses_a_bad_one_in_place() {
+    let mut app = app();
+    press(&mut app, KeyCode::Char('a'));
+    typed(&mut app, "funding");
+    press(&mut app, KeyCode::Tab);
+    typed(&mut app, "9 0 m");
+    assert_eq!(
+        app.prompt.as_ref().unwrap().duration,
+        "90m",
+        "blanks are dropped"
+    );
+    press(&mut app, KeyCode::Backspace);
+    typed(&mut app, "x");
+    assert_eq!(
+        press(&mut app, KeyCode::Enter),
+        None,
+        "90x is not a duration"
+    );
+    assert_eq!(app.mode(), Mode::Prompt, "the prompt stays open to fix it");
+    assert!(
+        app.notice
+            .as_ref()
+            .unwrap()
+            .text
+            .starts_with("for: '90x' is not a duration"),
+        "{:?}",
+        app.notice
+    );
+    press(&mut app, KeyCode::Backspace);
+    typed(&mut app, "m");
+    let effect = press(&mut app, KeyCode::Enter);
+    assert_eq!(
+        effect,
+        Some(Effect::Acknowledge {
+            exchange: ExchangeName::new("coinbase-main"),
+            asset: Asset::parse("BTC").unwrap(),
+            by: "alice".into(),
+            note: "funding".into(),
+            seen: SeenGap {
+                difference: "-0.1".parse().unwrap(),
+                opened_at: Some(fixtures::finished_at() - TimeDelta::seconds(192)),
+            },
+            snooze: Some(TimeDelta::minutes(90)),
+        })
+    );
+}
+
+#[test]
+fn e_opens_the_expectation_prompt_with_the_difference_on_screen_prefilled() {
+    let mut app = app();
+    assert_eq!(press(&mut app, KeyCode::Char('e')), None);
+    assert_eq!(app.mode(), Mode::Prompt);
+    let p = app.prompt.as_ref().unwrap();
+    assert_eq!(p.amount, "-0.1");
+    assert_eq!(p.duration, "");
+    // The difference field has the typing first; Tab moves to the duration, then the note.
+    press(&mut app, KeyCode::Backspace);
+    typed(&mut app, "05");
+    press(&mut app, KeyCode::Tab);
+    typed(&mut app, "2h");
+    press(&mut app, KeyCode::Tab);
+    typed(&mut app, "withdrawal 0x3f pending");
+    let effect = press(&mut app, KeyCode::Enter);
+    assert_eq!(
+        effect,
+        Some(Effect::Expect {
+            exchange: ExchangeName::new("coinbase-main"),
+            asset: Asset::parse("BTC").unwrap(),
+            difference: "-0.05".parse().unwrap(),
+            lasts: TimeDelta::hours(2),
+            by: "alice".into(),
+            note: "withdrawal 0x3f pending".into(),
+            seen: SeenGap {
+                difference: "-0.1".parse().unwrap(),
+                opened_at: Some(fixtures::finished_at() - TimeDelta::seconds(192)),
+            },
+        })
+    );
+    assert_eq!(app.mode(), Mode::Normal);
+}
+
+#[test]
+fn the_expectation_prompt_refuses_zero_and_a_non_decimal_and_defaults_to_a_day() {
+    let mut app = app();
+    press(&mut app, KeyCode::Char('e'));
+    for _ in 0..4 {
+        press(&mut app, KeyCode::Backspace);
+    }
+    typed(&mut app, "0.000");
+    assert_eq!(press(&mut app, KeyCode::Enter), None);
+    assert_eq!(
+        app.notice.as_ref().unwrap().text,
+        "expected difference must not be zero"
+    );
+    for _ in 0..5 {
+        press(&mut app, KeyCode::Backspace);
+    }
+    typed(&mut app, "1e3");
+    assert_eq!(press(&mut app, KeyCode::Enter), None);
+    assert_eq!(
+        app.notice.as_ref().unwrap().text,
+        "expected difference '1e3' is not a decimal amount"
+    );
+    for _ in 0..3 {
+        press(&mut app, KeyCode::Backspace);
+    }
+    typed(&mut app, "-0.1");
+    match press(&mut app, KeyCode::Enter) {
+        Some(Effect::Expect {
+            lasts, difference, ..
+        }) => {
+            assert_eq!(lasts, TimeDelta::hours(24));
+            assert_eq!(difference, "-0.1".parse().unwrap());
+        }
+        other => panic!("{other:?}"),
+    }
 }
 
 #[test]
@@ -429,10 +549,10 @@ fn the_footer_is_built_from_the_key_table() {
         [
             "reconcile",
             "ack",
+            "expect",
             "pause",
             "focus",
             "filter",
-            "theme",
             "help",
             "quit"
         ]

@@ -431,3 +431,27 @@ fn a_dead_engine_stays_visible() {
     assert!(!screen.contains("● RUNNING"), "{screen}");
     assert!(header_line(&app).contains("ENGINE STOPPED"), "{screen}");
 }
+
+#[test]
+fn expect_prompt_in_every_theme_at_80x24_and_120x40() {
+    for name in ["default", "light", "high-contrast", "colorblind"] {
+        for (w, h) in [(80, 24), (120, 40)] {
+            let mut app = fixtures::app(name, w, h);
+            app.update(Action::Command(Command::Expect));
+            app.update(Action::Command(Command::NextField));
+            for c in "2h".chars() {
+                app.update(Action::Input(c));
+            }
+            app.update(Action::Command(Command::NextField));
+            for c in "withdrawal 0x3f pending".chars() {
+                app.update(Action::Input(c));
+            }
+            let buffer = snapshot(&format!("expect_prompt_{name}_{w}x{h}"), &app);
+            let all = text(&buffer);
+            assert!(all.contains("Declare a movement in flight"), "{all}");
+            assert!(all.contains("expected  -0.1"), "{all}");
+            assert!(all.contains("for       2h"), "{all}");
+            assert!(all.contains("note      withdrawal 0x3f pending▏"), "{all}");
+        }
+    }
+}

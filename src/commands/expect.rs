@@ -5,8 +5,6 @@
 //! database: every write is one IMMEDIATE transaction, and each cycle re-reads the active
 //! expectations inside its own.
 
-use chrono::TimeDelta;
-
 use crate::cli::Format;
 use crate::config::TradingConfig;
 use crate::domain::{
@@ -19,8 +17,7 @@ use crate::store::{ReconciliationRepository, StoreError};
 
 use super::ack::{default_user, first_control};
 
-/// How long an expectation lasts when `--for` is not given.
-pub const DEFAULT_FOR: TimeDelta = TimeDelta::hours(24);
+pub use crate::domain::DEFAULT_EXPECTATION_FOR as DEFAULT_FOR;
 
 /// Why a `recon expect` command failed.
 #[derive(Debug, thiserror::Error)]
@@ -55,8 +52,8 @@ pub enum ExpectError {
     Store(#[from] StoreError),
 }
 
-/// A declaration checked against the configuration, ready to store: the rules shared by
-/// the shell and the console's `e` prompt.
+/// A declaration checked against the configuration, ready to store (the console's `e`
+/// prompt applies the same parsers to what it shows).
 pub fn validate(
     cfg: &TradingConfig,
     target: &str,

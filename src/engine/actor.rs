@@ -20,8 +20,9 @@ use tokio::time::Instant;
 
 use super::{PortfolioReconciliationService, ReconciliationReport, SeenGap};
 use crate::config::TradingConfig;
-use crate::domain::{Asset, BalanceDiscrepancy, ExchangeName};
+use crate::domain::{Asset, BalanceDiscrepancy, ExchangeName, Expectation};
 use crate::error::ReconciliationError;
+use crate::store::expectations::NewExpectation;
 use crate::store::thread::StoreHandle;
 use crate::store::AuditEntry;
 
@@ -122,6 +123,48 @@ impl ReconciliationHandle {
             .send(Request::Acknowledged(Box::new(d.clone())))
             .await;
         Ok(d)
+    }
+
+    /// [`Self::acknowledge`] with a snooze: the acknowledgement lapses at `expires_at`.
+    pub async fn acknowledge_until(
+        &self,
+        exchange: ExchangeName,
+        asset: Asset,
+        by: String,
+        note: String,
+        seen: Option<SeenGap>,
+        expires_at: Option<DateTime<Utc>>,
+    ) -> Result<BalanceDiscrepancy, ReconciliationError> {
+        let d = super::service::acknowledge_until(
+            &self.store,
+            &self.config,
+            exchange,
+            asset,
+            by,
+            note,
+            seen,
+            expires_at,
+        )
+        .await?;
+        let _ = self
+            .tx
+            .send(Request::Acknowledged(Box::new(d.clone())))
+            .await;
+        Ok(d)
+    }
+
+    /// Declares a movement in flight (SPEC §2) and asks for a cycle, which attaches it to
+    /// its gap: the view shows the line explained as soon as that cycle completes. With
+    /// `seen`, refused unless the gap on screen is still the one open.
+    pub async fn declare_expectation(
+        &self,
+        new: NewExpectation,
+        seen: Option<SeenGap>,
+    ) -> Result<Expectation, ReconciliationError> {
+        let e = super::service::declare_expectation(&self.store, &self.config, new, seen).await?;
+        // The expectation is durable already; a stopped actor only means no view to refresh.
+        let _ = self.request_reconcile();
+        Ok(e)
     }
 
     /// Pauses or resumes the interval loop.

@@ -19,13 +19,14 @@ use super::report::{
 use super::rules::{self, Finding};
 use super::PortfolioReconciliationService;
 use crate::config::{ExchangeConfig, TradingConfig};
-use crate::domain::{now_millis, Asset, BalanceDiscrepancy, ExchangeName};
+use crate::domain::{now_millis, Asset, BalanceDiscrepancy, ExchangeName, Expectation};
 use crate::error::ReconciliationError;
 use crate::exchanges::resilience::{
     BreakerState, BreakerTransition, CircuitBreaker, Deadline, Permit,
 };
 use crate::exchanges::{Coverage, ExchangeClient, ExchangeError, FetchedBalances};
 use crate::ledger::{Holdings, Ledger, LedgerSource};
+use crate::store::expectations::NewExpectation;
 use crate::store::thread::StoreHandle;
 use crate::store::{
     AuditEvent, AuditKind, CycleInput, CyclePlan, ExchangeRecord, SnapshotPair, SnapshotSet,
@@ -527,16 +528,33 @@ pub async fn acknowledge(
     note: String,
     seen: Option<SeenGap>,
 ) -> Result<BalanceDiscrepancy, ReconciliationError> {
+    acknowledge_until(store, config, exchange, asset, by, note, seen, None).await
+}
+
+/// [`acknowledge`] with a snooze: with `expires_at`, the first cycle finishing at or after
+/// it lapses the acknowledgement (`acknowledgement_expired`).
+#[allow(clippy::too_many_arguments)]
+pub async fn acknowledge_until(
+    store: &StoreHandle,
+    config: &TradingConfig,
+    exchange: ExchangeName,
+    asset: Asset,
+    by: String,
+    note: String,
+    seen: Option<SeenGap>,
+    expires_at: Option<DateTime<Utc>>,
+) -> Result<BalanceDiscrepancy, ReconciliationError> {
     // Only the tolerance crosses to the store thread, not the whole configuration.
     let tolerance = seen.map(|_| config.tolerance.clone());
     let d = store
         .call(move |repo| {
-            repo.acknowledge(
+            repo.acknowledge_until(
                 &exchange,
                 &asset,
                 &by,
                 &note,
                 now_millis(),
+                expires_at,
                 |current| match (seen, tolerance) {
                     (Some(seen), Some(t)) => {
                         guard::check(&seen, current, &t).map(|()| seen.difference)
@@ -547,4 +565,31 @@ pub async fn acknowledge(
         })
         .await?;
     Ok(d)
+}
+
+/// Records an expectation through the store thread (SPEC §2). With `seen` (the row the
+/// console showed when `e` was pressed), the store refuses it unless that gap is still
+/// the one open (the acknowledgement guard, [`guard::check`]); a gap that resolved
+/// meanwhile is refused too: what was looked at is gone.
+pub async fn declare_expectation(
+    store: &StoreHandle,
+    config: &TradingConfig,
+    new: NewExpectation,
+    seen: Option<SeenGap>,
+) -> Result<Expectation, ReconciliationError> {
+    let tolerance = seen.map(|_| config.tolerance.clone());
+    let e = store
+        .call(move |repo| {
+            let id = crate::domain::DiscrepancyId::new(&new.exchange, &new.asset);
+            repo.add_expectation(&new, |current| match (seen, tolerance, current) {
+                (Some(seen), Some(t), Some(current)) => guard::check(&seen, current, &t),
+                (Some(seen), _, None) => Err(format!(
+                    "{id} resolved since you saw it ({}); nothing declared",
+                    crate::domain::format_amount(seen.difference)
+                )),
+                _ => Ok(()),
+            })
+        })
+        .await?;
+    Ok(e)
 }

@@ -18,7 +18,9 @@ use super::keys::{Command, Mode};
 use super::rows::{balance_lines, discrepancy_lines, BalanceLine, DiscrepancyLine};
 use super::theme::Theme;
 use super::ui;
-use crate::domain::{Asset, BalanceDiscrepancy, DiscrepancyId, DiscrepancySeverity, ExchangeName};
+use crate::domain::{
+    Asset, BalanceDiscrepancy, DiscrepancyId, DiscrepancySeverity, ExchangeName, Expectation,
+};
 use crate::engine::EngineView;
 use crate::error::ReconciliationError;
 use crate::store::{AuditEntry, StoreError};
@@ -54,6 +56,13 @@ pub enum Action {
         id: DiscrepancyId,
         /// The updated discrepancy.
         result: Result<Box<BalanceDiscrepancy>, Arc<ReconciliationError>>,
+    },
+    /// An expectation was declared, or not.
+    Expected {
+        /// The discrepancy it is about.
+        id: DiscrepancyId,
+        /// The stored expectation.
+        result: Result<Box<Expectation>, Arc<ReconciliationError>>,
     },
     /// A fire-and-forget effect failed.
     EffectFailed {
@@ -92,9 +101,42 @@ impl Panel {
     }
 }
 
-/// The acknowledgement being typed.
+/// What the prompt records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PromptKind {
+    /// `a`: an acknowledgement, with an optional snooze.
+    Acknowledge,
+    /// `e`: an expectation (a movement in flight).
+    Expect,
+}
+
+/// The field of the prompt that takes the typing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PromptField {
+    /// The expected difference (`e` only).
+    Difference,
+    /// How long it holds (`for`).
+    Duration,
+    /// Free text.
+    Note,
+}
+
+/// Longest duration text (`30d`, `43200m`, `2592000s`).
+pub const MAX_DURATION: usize = 8;
+/// Longest difference text (29 digits, a sign and a point).
+pub const MAX_DIFFERENCE: usize = 31;
+
+/// The acknowledgement or expectation being typed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AckPrompt {
+    /// Acknowledgement or expectation.
+    pub kind: PromptKind,
+    /// The field being typed into (Tab moves on).
+    pub field: PromptField,
+    /// The expected difference as typed (`e`; prefilled with the difference on screen).
+    pub amount: String,
+    /// The snooze (`a`, empty: none) or the expectation's lifetime (`e`, empty: 24h).
+    pub duration: String,
     /// Its id.
     pub id: DiscrepancyId,
     /// The exchange.
@@ -297,6 +339,26 @@ impl App {
                         format!("not acknowledged: {e}")
                     } else {
                         format!("acknowledge {id} failed: {e}")
+                    };
+                    self.error(text);
+                }
+            },
+            Action::Expected { id, result } => match result {
+                Ok(e) => {
+                    self.info(format!(
+                        "expectation {} on {id}: {} until {}",
+                        e.id,
+                        crate::domain::format_amount(e.difference),
+                        e.expires_at.format("%Y-%m-%d %H:%M UTC")
+                    ));
+                    return self.audit.refresh();
+                }
+                Err(e) => {
+                    self.note_engine_error(&e);
+                    let text = if refused(&e) {
+                        format!("not declared: {e}")
+                    } else {
+                        format!("expectation on {id} failed: {e}")
                     };
                     self.error(text);
                 }

@@ -10,8 +10,12 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use super::app::Action;
-use crate::domain::{Asset, DiscrepancyId, ExchangeName};
+use chrono::TimeDelta;
+use rust_decimal::Decimal;
+
+use crate::domain::{now_millis, Asset, DiscrepancyId, ExchangeName};
 use crate::engine::{ReconciliationHandle, SeenGap};
+use crate::store::expectations::NewExpectation;
 
 /// A request to the engine.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,6 +28,25 @@ pub enum Effect {
         exchange: ExchangeName,
         /// The asset.
         asset: Asset,
+        /// Who ($USER).
+        by: String,
+        /// Why.
+        note: String,
+        /// The gap the prompt showed; the store refuses if it is no longer the one open.
+        seen: SeenGap,
+        /// Snooze: the acknowledgement lapses this long after it is recorded.
+        snooze: Option<TimeDelta>,
+    },
+    /// Declare a movement in flight on `exchange:asset`.
+    Expect {
+        /// The exchange.
+        exchange: ExchangeName,
+        /// The asset.
+        asset: Asset,
+        /// The expected difference (exchange − local).
+        difference: Decimal,
+        /// How long it holds.
+        lasts: TimeDelta,
         /// Who ($USER).
         by: String,
         /// Why.
@@ -70,12 +93,40 @@ pub async fn run(effect: Effect, handle: &ReconciliationHandle) -> Option<Action
             by,
             note,
             seen,
+            snooze,
         } => {
             let id = DiscrepancyId::new(&exchange, &asset);
+            let expires_at = snooze.map(|s| now_millis() + s);
             let result = handle
-                .acknowledge(exchange, asset, by, note, Some(seen))
+                .acknowledge_until(exchange, asset, by, note, Some(seen), expires_at)
                 .await;
             Some(Action::Acknowledged {
+                id,
+                result: result.map(Box::new).map_err(Arc::new),
+            })
+        }
+        Effect::Expect {
+            exchange,
+            asset,
+            difference,
+            lasts,
+            by,
+            note,
+            seen,
+        } => {
+            let id = DiscrepancyId::new(&exchange, &asset);
+            let created_at = now_millis();
+            let new = NewExpectation {
+                exchange,
+                asset,
+                difference,
+                by,
+                note,
+                created_at,
+                expires_at: created_at + lasts,
+            };
+            let result = handle.declare_expectation(new, Some(seen)).await;
+            Some(Action::Expected {
                 id,
                 result: result.map(Box::new).map_err(Arc::new),
             })

@@ -29,7 +29,7 @@ impl Mode {
         match self {
             Self::Normal => "Console",
             Self::Help => "Help",
-            Self::Prompt => "Acknowledge prompt",
+            Self::Prompt => "Acknowledge / expect prompt",
             Self::Filter => "Filter",
         }
     }
@@ -42,6 +42,8 @@ pub enum Command {
     Reconcile,
     /// Open the note prompt for the selected discrepancy.
     Acknowledge,
+    /// Open the expectation prompt for the selected discrepancy.
+    Expect,
     /// Pause or resume the interval loop.
     TogglePause,
     /// Focus the next panel.
@@ -76,6 +78,10 @@ pub enum Command {
     Cancel,
     /// Delete the last typed character.
     DeleteChar,
+    /// The prompt's next field.
+    NextField,
+    /// The prompt's previous field.
+    PrevField,
     /// Quit.
     Quit,
 }
@@ -129,6 +135,7 @@ use Mode::{Filter, Help, Normal, Prompt};
 pub static BINDINGS: &[Binding] = &[
     Binding { modes: &[Normal], keys: &[ch('r')], command: Command::Reconcile, help: "reconcile now", footer: Some("reconcile") },
     Binding { modes: &[Normal], keys: &[ch('a')], command: Command::Acknowledge, help: "acknowledge discrepancy", footer: Some("ack") },
+    Binding { modes: &[Normal], keys: &[ch('e')], command: Command::Expect, help: "expect: a movement in flight", footer: Some("expect") },
     Binding { modes: &[Normal], keys: &[ch('p')], command: Command::TogglePause, help: "pause / resume loop", footer: Some("pause") },
     Binding { modes: &[Normal], keys: &[key(KeyCode::Tab)], command: Command::FocusNext, help: "next panel", footer: Some("focus") },
     Binding { modes: &[Normal], keys: &[key(KeyCode::BackTab)], command: Command::FocusPrev, help: "previous panel", footer: None },
@@ -140,10 +147,12 @@ pub static BINDINGS: &[Binding] = &[
     Binding { modes: &[Normal], keys: &[ch('G'), key(KeyCode::End)], command: Command::Bottom, help: "last row", footer: None },
     Binding { modes: &[Normal], keys: &[ch('/')], command: Command::Filter, help: "filter by asset/exchange", footer: Some("filter") },
     Binding { modes: &[Normal], keys: &[key(KeyCode::Esc)], command: Command::ClearFilter, help: "clear the filter", footer: None },
-    Binding { modes: &[Normal], keys: &[ch('t')], command: Command::NextTheme, help: "next theme", footer: Some("theme") },
+    Binding { modes: &[Normal], keys: &[ch('t')], command: Command::NextTheme, help: "next theme", footer: None },
     Binding { modes: &[Normal], keys: &[ch('?')], command: Command::Help, help: "this help", footer: Some("help") },
     Binding { modes: &[Help], keys: &[ch('?'), key(KeyCode::Esc)], command: Command::CloseHelp, help: "close help", footer: Some("close") },
-    Binding { modes: &[Prompt], keys: &[key(KeyCode::Enter)], command: Command::Confirm, help: "record acknowledgement", footer: Some("confirm") },
+    Binding { modes: &[Prompt], keys: &[key(KeyCode::Enter)], command: Command::Confirm, help: "record it", footer: Some("confirm") },
+    Binding { modes: &[Prompt], keys: &[key(KeyCode::Tab)], command: Command::NextField, help: "next field", footer: Some("field") },
+    Binding { modes: &[Prompt], keys: &[key(KeyCode::BackTab)], command: Command::PrevField, help: "previous field", footer: None },
     Binding { modes: &[Filter], keys: &[key(KeyCode::Enter)], command: Command::Confirm, help: "keep the filter", footer: Some("keep") },
     Binding { modes: &[Prompt], keys: &[key(KeyCode::Esc)], command: Command::Cancel, help: "cancel", footer: Some("cancel") },
     Binding { modes: &[Filter], keys: &[key(KeyCode::Esc)], command: Command::Cancel, help: "clear the filter", footer: Some("clear") },

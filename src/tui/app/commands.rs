@@ -1,9 +1,10 @@
 //! Keys and typed text: what each command does in each mode. Split from `app.rs`, which
 //! holds the state and the engine-facing half of `update`.
 
-use super::{AckPrompt, App, Panel};
+use super::{AckPrompt, App, Panel, PromptField, PromptKind};
+use crate::domain::{format_amount, parse_amount, parse_snooze};
 use crate::engine::SeenGap;
-use crate::tui::app::MAX_NOTE;
+use crate::tui::app::{MAX_DIFFERENCE, MAX_DURATION, MAX_NOTE};
 use crate::tui::cursor::Cursor;
 use crate::tui::effects::Effect;
 use crate::tui::keys::{Command, Mode};
@@ -13,8 +14,19 @@ impl App {
         match self.mode {
             Mode::Prompt => {
                 if let Some(p) = &mut self.prompt {
-                    if p.note.chars().count() < MAX_NOTE && !c.is_control() {
-                        p.note.push(c);
+                    if c.is_control() {
+                        return;
+                    }
+                    let (text, max) = match p.field {
+                        PromptField::Difference => (&mut p.amount, MAX_DIFFERENCE),
+                        PromptField::Duration => (&mut p.duration, MAX_DURATION),
+                        PromptField::Note => (&mut p.note, MAX_NOTE),
+                    };
+                    // A number or a duration never holds a blank: typing one there is
+                    // a slip, not content.
+                    let fits = p.field == PromptField::Note || !c.is_whitespace();
+                    if text.chars().count() < max && fits {
+                        text.push(c);
                     }
                 }
             }
@@ -37,14 +49,20 @@ impl App {
     pub(super) fn command(&mut self, c: Command) -> Option<Effect> {
         match (self.mode, c) {
             (_, Command::Quit) => self.quit = true,
-            (Mode::Prompt, Command::Confirm) => return self.confirm_ack(),
+            (Mode::Prompt, Command::Confirm) => return self.confirm_prompt(),
+            (Mode::Prompt, Command::NextField) => self.step_field(1),
+            (Mode::Prompt, Command::PrevField) => self.step_field(-1),
             (Mode::Prompt, Command::Cancel) => {
                 self.prompt = None;
                 self.mode = Mode::Normal;
             }
             (Mode::Prompt, Command::DeleteChar) => {
                 if let Some(p) = &mut self.prompt {
-                    p.note.pop();
+                    match p.field {
+                        PromptField::Difference => p.amount.pop(),
+                        PromptField::Duration => p.duration.pop(),
+                        PromptField::Note => p.note.pop(),
+                    };
                 }
             }
             (Mode::Filter, Command::Confirm) => self.mode = Mode::Normal,
@@ -71,7 +89,8 @@ impl App {
                 return Some(Effect::Reconcile);
             }
             Command::TogglePause => return Some(Effect::SetPaused(!self.view.paused)),
-            Command::Acknowledge => self.open_prompt(),
+            Command::Acknowledge => self.open_prompt(PromptKind::Acknowledge),
+            Command::Expect => self.open_prompt(PromptKind::Expect),
             Command::FocusNext => self.focus = self.focus.step(1),
             Command::FocusPrev => self.focus = self.focus.step(Panel::ORDER.len() - 1),
             Command::Up => return self.move_by(-1),
@@ -112,6 +131,8 @@ impl App {
             | Command::Confirm
             | Command::Cancel
             | Command::DeleteChar
+            | Command::NextField
+            | Command::PrevField
             | Command::Quit => {}
         }
         None
@@ -145,23 +166,35 @@ impl App {
         }
     }
 
-    fn open_prompt(&mut self) {
-        // Only these two panels highlight a discrepancy; elsewhere `a` would act on a
+    fn open_prompt(&mut self, kind: PromptKind) {
+        let verb = match kind {
+            PromptKind::Acknowledge => "acknowledge",
+            PromptKind::Expect => "declare an expectation",
+        };
+        // Only these two panels highlight a discrepancy; elsewhere the key would act on a
         // selection that is not on screen.
         if !matches!(self.focus, Panel::Discrepancies | Panel::Balances) {
-            self.error("focus the discrepancies or balances to acknowledge".into());
+            self.error(format!("focus the discrepancies or balances to {verb}"));
             return;
         }
         let Some(d) = self.selected_discrepancy() else {
-            self.error("no discrepancy selected to acknowledge".into());
+            self.error(format!("no discrepancy selected to {verb}"));
             return;
         };
-        if let Some(a) = &d.acknowledgement {
+        if let (PromptKind::Acknowledge, Some(a)) = (kind, &d.acknowledgement) {
             let text = format!("{} is already acknowledged by {}", d.id, a.by);
             self.error(text);
             return;
         }
         self.prompt = Some(AckPrompt {
+            kind,
+            field: match kind {
+                PromptKind::Acknowledge => PromptField::Note,
+                PromptKind::Expect => PromptField::Difference,
+            },
+            // What is unexplained is what is expected to be in flight.
+            amount: format_amount(d.residual()),
+            duration: String::new(),
             id: d.id.clone(),
             exchange: d.exchange.clone(),
             asset: d.asset.clone(),
@@ -173,20 +206,96 @@ impl App {
         self.mode = Mode::Prompt;
     }
 
-    fn confirm_ack(&mut self) -> Option<Effect> {
+    /// The prompt's fields in Tab order.
+    fn fields(kind: PromptKind) -> &'static [PromptField] {
+        match kind {
+            PromptKind::Acknowledge => &[PromptField::Note, PromptField::Duration],
+            PromptKind::Expect => &[
+                PromptField::Difference,
+                PromptField::Duration,
+                PromptField::Note,
+            ],
+        }
+    }
+
+    fn step_field(&mut self, by: isize) {
+        if let Some(p) = &mut self.prompt {
+            let fields = Self::fields(p.kind);
+            let i = fields.iter().position(|f| *f == p.field).unwrap_or(0);
+            let n = fields.len() as isize;
+            p.field = fields[((i as isize + by).rem_euclid(n)) as usize];
+        }
+    }
+
+    /// Checks the prompt's fields; a bad one keeps the prompt open, focused on that field,
+    /// with the reason in the status line.
+    fn confirm_prompt(&mut self) -> Option<Effect> {
+        let p = self.prompt.clone()?;
+        let duration = p.duration.trim();
+        let lasts = if duration.is_empty() {
+            None
+        } else {
+            match parse_snooze(duration) {
+                Ok(d) => Some(d),
+                Err(e) => return self.refuse_field(PromptField::Duration, format!("for: {e}")),
+            }
+        };
+        let seen = SeenGap {
+            difference: p.difference,
+            opened_at: Some(p.opened_at),
+        };
+        let note = p.note.trim().to_string();
+        let effect = match p.kind {
+            PromptKind::Acknowledge => {
+                self.info(format!("acknowledging {}…", p.id));
+                Effect::Acknowledge {
+                    exchange: p.exchange,
+                    asset: p.asset,
+                    by: self.user.clone(),
+                    note,
+                    // What the prompt showed: the store acknowledges that gap or refuses.
+                    seen,
+                    snooze: lasts,
+                }
+            }
+            PromptKind::Expect => {
+                let difference = match parse_amount(p.amount.trim()) {
+                    Ok(d) if d.is_zero() => {
+                        return self.refuse_field(
+                            PromptField::Difference,
+                            "expected difference must not be zero".into(),
+                        )
+                    }
+                    Ok(d) => d,
+                    Err(e) => {
+                        return self.refuse_field(
+                            PromptField::Difference,
+                            format!("expected difference {e}"),
+                        )
+                    }
+                };
+                self.info(format!("declaring an expectation on {}…", p.id));
+                Effect::Expect {
+                    exchange: p.exchange,
+                    asset: p.asset,
+                    difference: difference.normalize(),
+                    lasts: lasts.unwrap_or(crate::domain::DEFAULT_EXPECTATION_FOR),
+                    by: self.user.clone(),
+                    note,
+                    seen,
+                }
+            }
+        };
+        self.prompt = None;
         self.mode = Mode::Normal;
-        let p = self.prompt.take()?;
-        self.info(format!("acknowledging {}…", p.id));
-        Some(Effect::Acknowledge {
-            exchange: p.exchange,
-            asset: p.asset,
-            by: self.user.clone(),
-            note: p.note.trim().to_string(),
-            // What the prompt showed: the store acknowledges that gap or refuses.
-            seen: SeenGap {
-                difference: p.difference,
-                opened_at: Some(p.opened_at),
-            },
-        })
+        Some(effect)
+    }
+
+    fn refuse_field(&mut self, field: PromptField, text: String) -> Option<Effect> {
+        if let Some(p) = &mut self.prompt {
+            p.field = field;
+        }
+        self.error(text);
+        None
     }
 }

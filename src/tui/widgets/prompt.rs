@@ -1,5 +1,7 @@
-//! The acknowledgement prompt: what is being acknowledged, by whom, and the note being
-//! typed. Enter records it, Esc cancels; every other printable key is text.
+//! The acknowledgement and expectation prompts: what is being acknowledged (or declared in
+//! flight), by whom, and the fields being typed — the note and an optional snooze for `a`;
+//! the expected difference (prefilled), a duration and a note for `e`. Tab moves between
+//! fields, Enter records, Esc cancels; every other printable key is text.
 
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -8,7 +10,7 @@ use ratatui::Frame;
 
 use super::severity_label;
 use crate::domain::format_amount;
-use crate::tui::app::{App, MAX_NOTE};
+use crate::tui::app::{App, PromptField, PromptKind, MAX_NOTE};
 use crate::tui::keys::{self, Mode};
 use crate::tui::ui::centered;
 
@@ -16,10 +18,37 @@ use crate::tui::ui::centered;
 pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let Some(p) = &app.prompt else { return };
     let theme = app.theme();
-    let popup = centered(area, 72, 9);
+    let fields: &[(PromptField, &str, &str)] = match p.kind {
+        PromptKind::Acknowledge => &[
+            (PromptField::Note, " note      ", ""),
+            (
+                PromptField::Duration,
+                " for       ",
+                "  empty: until the gap moves",
+            ),
+        ],
+        PromptKind::Expect => &[
+            (
+                PromptField::Difference,
+                " expected  ",
+                "  exchange − ledger",
+            ),
+            (
+                PromptField::Duration,
+                " for       ",
+                "  empty: 24h · at most 30d",
+            ),
+            (PromptField::Note, " note      ", ""),
+        ],
+    };
+    let title = match p.kind {
+        PromptKind::Acknowledge => " Acknowledge discrepancy ",
+        PromptKind::Expect => " Declare a movement in flight ",
+    };
+    let popup = centered(area, 72, 8 + fields.len() as u16);
     let block = Block::bordered()
         .border_style(theme.block(true))
-        .title(Span::styled(" Acknowledge discrepancy ", theme.base.title))
+        .title(Span::styled(title, theme.base.title))
         .style(theme.widget.prompt);
     let mut hint = vec![Span::raw(" ")];
     for (key, label) in keys::footer(Mode::Prompt) {
@@ -30,7 +59,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         format!("{}/{MAX_NOTE}", p.note.chars().count()),
         theme.base.muted,
     ));
-    let lines = vec![
+    let mut lines = vec![
         Line::from(vec![
             Span::styled(
                 format!(" {} ", severity_label(p.severity)),
@@ -44,31 +73,49 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         ]),
         Line::raw(""),
         Line::from(vec![
-            Span::styled(" by    ", theme.base.muted),
+            Span::styled(" by        ", theme.base.muted),
             Span::styled(app.user.clone(), theme.base.text),
         ]),
-        Line::from(vec![
-            Span::styled(NOTE_LABEL, theme.base.muted),
-            Span::styled(
-                format!("{}▏", tail(&p.note, note_room(popup.width))),
-                theme.base.text,
-            ),
-        ]),
-        Line::raw(""),
-        Line::from(hint),
     ];
+    for (field, label, help) in fields {
+        let focused = p.field == *field;
+        let text = match field {
+            PromptField::Difference => &p.amount,
+            PromptField::Duration => &p.duration,
+            PromptField::Note => &p.note,
+        };
+        let room = note_room(popup.width).saturating_sub(if focused { 0 } else { 1 });
+        let mut shown = tail(text, room.saturating_sub(help.chars().count()).max(8));
+        if focused {
+            shown.push('▏');
+        }
+        lines.push(Line::from(vec![
+            Span::styled(
+                *label,
+                if focused {
+                    theme.base.key
+                } else {
+                    theme.base.muted
+                },
+            ),
+            Span::styled(shown, theme.base.text),
+            Span::styled(*help, theme.base.muted),
+        ]));
+    }
+    lines.push(Line::raw(""));
+    lines.push(Line::from(hint));
     frame.render_widget(Clear, popup);
-    // No wrapping: a long note would push the key hint out of the box. The note line
-    // shows the end of the note, where the typing happens.
+    // No wrapping: a long note would push the key hint out of the box. Each field shows
+    // the end of its text, where the typing happens.
     frame.render_widget(Paragraph::new(lines).block(block), popup);
 }
 
-/// Columns left for the note text: the popup less its borders, the label and the cursor.
+/// Columns left for a field's text: the popup less its borders, the label and the cursor.
 fn note_room(popup_width: u16) -> usize {
-    usize::from(popup_width).saturating_sub(2 + NOTE_LABEL.len() + 1)
+    usize::from(popup_width).saturating_sub(2 + LABEL_WIDTH + 1)
 }
 
-const NOTE_LABEL: &str = " note  ";
+const LABEL_WIDTH: usize = 11;
 
 /// The end of `text` that fits in `cols` terminal columns, after a `…` when cut.
 fn tail(text: &str, cols: usize) -> String {
