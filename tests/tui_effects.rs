@@ -221,6 +221,7 @@ async fn the_effect_runner_reconciles_and_pauses_through_the_actor() {
             difference: rust_decimal::Decimal::ONE,
             opened_at: None,
         },
+        snooze: None,
     });
     let Some(Action::Acknowledged { id, result }) = results.recv().await else {
         panic!("the ack outcome comes back as an action");
@@ -230,6 +231,56 @@ async fn the_effect_runner_reconciles_and_pauses_through_the_actor() {
         result.unwrap_err().to_string(),
         "no open discrepancy 'coinbase-main:ETH'"
     );
+    // An expectation on a gap that was never on screen is refused: nothing was seen.
+    let expect = |seen: rust_decimal::Decimal| Effect::Expect {
+        exchange: recon::domain::ExchangeName::new("coinbase-main"),
+        asset: recon::domain::Asset::parse("ETH").unwrap(),
+        difference: rust_decimal::Decimal::ONE,
+        lasts: chrono::TimeDelta::hours(1),
+        by: "alice".into(),
+        note: "in flight".into(),
+        seen: recon::engine::SeenGap {
+            difference: seen,
+            opened_at: None,
+        },
+    };
+    runner.spawn(expect(rust_decimal::Decimal::ONE));
+    let Some(Action::Expected { id, result }) = results.recv().await else {
+        panic!("the expectation outcome comes back as an action");
+    };
+    assert_eq!(id.as_str(), "coinbase-main:ETH");
+    assert_eq!(
+        result.unwrap_err().to_string(),
+        "coinbase-main:ETH resolved since you saw it (1); nothing declared"
+    );
+    // On the gap on screen (short 0.1 BTC), it is recorded and a cycle shows it explained.
+    runner.spawn(Effect::Expect {
+        exchange: recon::domain::ExchangeName::new("coinbase-main"),
+        asset: recon::domain::Asset::parse("BTC").unwrap(),
+        difference: "-0.1".parse().unwrap(),
+        lasts: chrono::TimeDelta::hours(1),
+        by: "alice".into(),
+        note: "in flight".into(),
+        seen: recon::engine::SeenGap {
+            difference: "-0.1".parse().unwrap(),
+            opened_at: None,
+        },
+    });
+    let Some(Action::Expected { id, result }) = results.recv().await else {
+        panic!("the expectation outcome comes back as an action");
+    };
+    assert_eq!(id.as_str(), "coinbase-main:BTC");
+    assert_eq!(result.unwrap().difference.to_string(), "-0.1");
+    let v = wait_for(&mut view, |v| {
+        v.report.as_ref().is_some_and(|r| {
+            r.discrepancies.iter().any(|d| {
+                d.id.as_str() == "coinbase-main:BTC"
+                    && d.state() == recon::domain::DiscrepancyState::Explained
+            })
+        })
+    })
+    .await;
+    assert!(v.report.is_some());
     runner.shutdown(Duration::from_secs(2)).await;
     e.stop().await;
 }

@@ -310,3 +310,43 @@ fn resizing_below_80x24_says_so_and_back_redraws() {
     c.keys(&["C-c"]);
     c.assert_exited_and_restored();
 }
+
+#[test]
+fn e_declares_an_expectation_and_the_line_turns_explained() {
+    let c = Console::start("expect");
+    c.wait("a first report with the worst gap selected", 30, |s| {
+        ["coinbase-main", "✖ CRITICAL", "e expect"]
+            .iter()
+            .all(|t| s.contains(t))
+    });
+    // The worst discrepancy is selected first: coinbase-main:BTC, short 0.1.
+    c.keys(&["e"]);
+    c.wait("the expectation prompt with the gap prefilled", 10, |s| {
+        s.contains("Declare a movement in flight") && s.contains("expected  -0.1▏")
+    });
+    c.keys(&["Tab"]);
+    c.type_text("2h");
+    c.keys(&["Tab"]);
+    let note = "withdrawal 0x3f pending";
+    c.type_text(note);
+    c.wait_for(note, 10);
+    c.keys(&["Enter"]);
+    c.wait_for("expectation 1 on coinbase-main:BTC: -0.1 until ", 10);
+    c.wait("the line explained", 10, |s| {
+        s.lines()
+            .any(|l| l.contains("coinbase-main:BTC") && l.contains("⇄ explained"))
+    });
+    let listed = c.recon(&["expect", "list", "--format", "json"]);
+    assert!(listed.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(v[0]["discrepancy"], "coinbase-main:BTC");
+    assert_eq!(v[0]["difference"], "-0.1");
+    assert_eq!(v[0]["by"], USER);
+    assert_eq!(v[0]["note"], note);
+    c.keys(&["q"]);
+    c.assert_exited_and_restored();
+    let audit = audit_json(c.dir.path());
+    assert!(audit
+        .iter()
+        .any(|e| e["event"] == "expectation_added" && e["subject"] == "coinbase-main:BTC"));
+}
