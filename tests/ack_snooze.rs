@@ -210,6 +210,8 @@ fn a_schema_3_database_gains_the_snooze_columns_and_keeps_its_acks_without_a_dea
         .execute_batch(
             "ALTER TABLE acknowledgements DROP COLUMN expires_at;
              ALTER TABLE discrepancies DROP COLUMN ack_expires_at;
+             DROP TABLE expectation_marks;
+             DROP TABLE expectations;
              PRAGMA user_version = 3;",
         )
         .unwrap();
@@ -220,6 +222,6 @@ fn a_schema_3_database_gains_the_snooze_columns_and_keeps_its_acks_without_a_dea
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 4);
+    assert_eq!(version, 5);
     assert_eq!(dir.run(&["audit", "verify"]).0, 0);
 }

@@ -112,8 +112,14 @@ fn once_table_is_readable_without_colour() {
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.starts_with("recon cycle 1 at "), "{text}");
     assert!(text.contains("DISCREPANCIES (worst: critical)"));
-    assert!(text.contains("✖ CRITICAL  coinbase-main:BTC"), "{text}");
-    assert!(text.contains("· LOW       coinbase-main:LINK"), "{text}");
+    assert!(
+        text.contains("✖ CRITICAL  ● open  coinbase-main:BTC"),
+        "{text}"
+    );
+    assert!(
+        text.contains("· LOW       ● open  coinbase-main:LINK"),
+        "{text}"
+    );
 }
 
 #[test]

@@ -94,7 +94,10 @@ async fn the_table_report_shows_failures_and_acknowledgements() {
     let text = once::render(&report, Format::Table);
     assert!(text.contains(": PARTIAL"), "{text}");
     assert!(text.contains("b         simulated  error"), "{text}");
-    assert!(text.contains("✖ CRITICAL  a:BTC  mismatch"), "{text}");
+    assert!(
+        text.contains("✖ CRITICAL  ✓ acknowledged  a:BTC  mismatch"),
+        "{text}"
+    );
     assert!(text.contains("acked by fay"), "{text}");
     recon::commands::record_shutdown(&parts.store, "test").await;
     drop(parts.service);

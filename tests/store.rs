@@ -82,7 +82,7 @@ fn opens_in_wal_mode_with_full_sync_and_current_schema() {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!((mode.as_str(), version), ("wal", 4));
+    assert_eq!((mode.as_str(), version), ("wal", 5));
 }
 
 #[test]
@@ -98,7 +98,7 @@ fn a_database_from_a_newer_build_is_refused_by_name() {
     assert_eq!(
         err.to_string(),
         format!(
-            "database {}: schema version 99 is newer than this build understands (4)",
+            "database {}: schema version 99 is newer than this build understands (5)",
             path.display()
         )
     );
