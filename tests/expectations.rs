@@ -344,3 +344,27 @@ fn the_table_output_shows_state_expected_and_residual() {
         ("1", "x:BTC", "0.1", "engaged", "alice", "wd")
     );
 }
+
+#[test]
+fn audit_verify_notices_an_expectation_whose_entry_was_cut_from_the_end() {
+    let dir = Dir::new("1.1");
+    assert_eq!(dir.once().0, 2);
+    assert_eq!(dir.run(&["expect", "x:BTC", "0.1"]).0, 0);
+    assert_eq!(dir.run(&["audit", "verify"]).0, 0);
+    {
+        let conn = rusqlite::Connection::open(dir.0.path().join("recon.db")).unwrap();
+        conn.execute_batch(
+            "DROP TRIGGER audit_log_no_delete;
+             DELETE FROM audit_log WHERE seq = (SELECT MAX(seq) FROM audit_log);",
+        )
+        .unwrap();
+    }
+    let (code, out, _) = dir.run(&["audit", "verify"]);
+    assert_eq!(code, 1);
+    assert!(
+        out.ends_with(
+            ": entry missing: expectation 1 has no expectation_added entry (entries removed from the end?)\n"
+        ),
+        "{out}"
+    );
+}

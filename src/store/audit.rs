@@ -302,7 +302,8 @@ pub fn verify(conn: &Connection) -> rusqlite::Result<ChainStatus> {
 
 /// Entries cut from the end of the chain leave every remaining link valid; the rows they
 /// recorded do not go away with them. Every cycle must have its `cycle_completed` entry
-/// and every acknowledgement its `discrepancy_acknowledged` entry.
+/// every acknowledgement its `discrepancy_acknowledged` entry and every expectation its
+/// `expectation_added` entry.
 fn missing_entries(conn: &Connection) -> rusqlite::Result<Option<String>> {
     let cycle: Option<i64> = conn
         .query_row(
@@ -329,9 +330,35 @@ fn missing_entries(conn: &Connection) -> rusqlite::Result<Option<String>> {
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()?;
-    Ok(ack.map(|(key, at)| {
-        format!(
+    if let Some((key, at)) = ack {
+        return Ok(Some(format!(
             "entry missing: the acknowledgement of {key} at {at} has no discrepancy_acknowledged entry (entries removed from the end?)"
+        )));
+    }
+    // A database of an older schema, verified read-only (never migrated), has no
+    // expectations to check.
+    let has_expectations: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'expectations')",
+        [],
+        |r| r.get(0),
+    )?;
+    if !has_expectations {
+        return Ok(None);
+    }
+    let expectation: Option<i64> = conn
+        .query_row(
+            "SELECT e.id FROM expectations e WHERE NOT EXISTS (
+                 SELECT 1 FROM audit_log a
+                 WHERE a.event = 'expectation_added'
+                   AND a.subject = e.exchange || ':' || e.asset AND a.at = e.created_at)
+             ORDER BY e.id LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(expectation.map(|id| {
+        format!(
+            "entry missing: expectation {id} has no expectation_added entry (entries removed from the end?)"
         )
     }))
 }
