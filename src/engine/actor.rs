@@ -24,10 +24,15 @@ use crate::domain::{Asset, BalanceDiscrepancy, ExchangeName, Expectation};
 use crate::error::ReconciliationError;
 use crate::store::expectations::NewExpectation;
 use crate::store::thread::StoreHandle;
+use crate::store::watch::ExternalState;
 use crate::store::AuditEntry;
 
 /// How long shutdown waits for the cycle in flight before cancelling it.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+/// How often the database is checked for writes by other processes (`recon ack` in a
+/// shell): one `PRAGMA data_version` on the store thread, so the view follows within a
+/// second at any cycle interval.
+pub const WATCH_EVERY: Duration = Duration::from_millis(400);
 /// Cycle latencies kept for the sparkline.
 pub const LATENCY_HISTORY: usize = 120;
 
@@ -38,6 +43,8 @@ enum Request {
         reply: Option<Reply<Arc<ReconciliationReport>>>,
     },
     Acknowledged(Box<BalanceDiscrepancy>),
+    /// Another process changed acknowledgements or expectations.
+    External(Box<ExternalState>),
     SetPaused(bool),
     Reconfigure {
         config: Arc<TradingConfig>,
@@ -247,6 +254,11 @@ pub struct ReconciliationActor<S> {
     /// A reload that arrived while the service was out running a cycle; applied as soon
     /// as the cycle hands it back, before the next one starts.
     pending_config: Option<(Arc<TradingConfig>, oneshot::Sender<Vec<String>>)>,
+    /// What another process last wrote, kept so a cycle that committed before it cannot
+    /// hide it when its report lands afterwards.
+    external: Option<ExternalState>,
+    /// Rates residuals when stored expectations are applied to the view.
+    severity: crate::config::SeverityConfig,
 }
 
 impl<S: PortfolioReconciliationService + 'static> ReconciliationActor<S> {
@@ -284,7 +296,10 @@ impl<S: PortfolioReconciliationService + 'static> ReconciliationActor<S> {
             again: false,
             recent_acks: Vec::new(),
             pending_config: None,
+            external: None,
+            severity: config.severity.clone(),
         };
+        tokio::spawn(watch_elsewhere(tx.downgrade(), store.clone()));
         let join = tokio::spawn(actor.run());
         let handle = ReconciliationHandle {
             tx,
@@ -330,7 +345,8 @@ impl<S: PortfolioReconciliationService + 'static> ReconciliationActor<S> {
         }
         let reply: Result<Arc<ReconciliationReport>, Arc<ReconciliationError>> = match result {
             Ok(report) => {
-                let report = Arc::new(self.reapply_recent_acks(report));
+                let report = self.reapply_recent_acks(report);
+                let report = Arc::new(self.apply_external(report));
                 self.history.push_back(report.duration_ms);
                 if self.history.len() > LATENCY_HISTORY {
                     self.history.pop_front();
@@ -371,10 +387,42 @@ impl<S: PortfolioReconciliationService + 'static> ReconciliationActor<S> {
         report
     }
 
+    /// Shows what another process wrote on the report on screen, and keeps it for the
+    /// report of a cycle that committed before it.
+    fn note_external(&mut self, state: ExternalState) {
+        self.external = Some(state);
+        if let Some(report) = self.view.report.clone() {
+            let patched = self.apply_external((*report).clone());
+            if patched.discrepancies != report.discrepancies {
+                self.view.report = Some(Arc::new(patched));
+                self.publish();
+            }
+        }
+    }
+
+    /// `report` with the last external state, when that state was read after the report's
+    /// cycle committed (an older one is already in the report, or superseded by it).
+    fn apply_external(&mut self, report: ReconciliationReport) -> ReconciliationReport {
+        match &self.external {
+            Some(state) if state.after_cycle >= report.id => report.with_stored_state(
+                &state.open,
+                &state.expected,
+                &self.severity,
+                crate::domain::now_millis(),
+            ),
+            Some(_) => {
+                self.external = None;
+                report
+            }
+            None => report,
+        }
+    }
+
     /// Applies a reloaded configuration to the idle service; the interval takes effect
     /// when the next cycle is scheduled.
     fn apply_config(&mut self, config: Arc<TradingConfig>) -> Vec<String> {
         self.view.interval = config.reconciliation.interval;
+        self.severity = config.severity.clone();
         match self.service.as_mut() {
             Some(service) => service.reconfigure(config),
             None => vec!["the engine's service is gone; nothing applied".into()],
@@ -453,6 +501,9 @@ impl<S: PortfolioReconciliationService + 'static> ReconciliationActor<S> {
                             ]);
                         }
                     }
+                    Some(Request::External(state)) => {
+                        self.note_external(*state);
+                    }
                     Some(Request::Acknowledged(d)) => {
                         if let Some(report) = &self.view.report {
                             self.view.report = Some(Arc::new(report.with_discrepancy(&d)));
@@ -483,6 +534,28 @@ impl<S: PortfolioReconciliationService + 'static> ReconciliationActor<S> {
         self.view.cycle_running = false;
         self.view.next_cycle_at = None;
         self.publish();
+    }
+}
+
+/// Polls the store for commits by other processes and hands what they changed to the
+/// actor; ends with the actor (only a weak sender is held, so it never keeps it alive).
+async fn watch_elsewhere(tx: mpsc::WeakSender<Request>, store: StoreHandle) {
+    let mut tick = tokio::time::interval(WATCH_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let Some(tx) = tx.upgrade() else { return };
+        match store.call(|repo| repo.changed_elsewhere()).await {
+            Ok(Some(state)) => {
+                if tx.send(Request::External(Box::new(state))).await.is_err() {
+                    return;
+                }
+            }
+            Ok(None) => {}
+            Err(crate::store::StoreError::Stopped) => return,
+            // A busy or unreadable moment: the next poll (or the next cycle) catches up.
+            Err(e) => tracing::debug!(error = %e, "checking for changes by other processes failed"),
+        }
     }
 }
 

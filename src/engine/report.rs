@@ -182,23 +182,76 @@ impl ReconciliationReport {
         let mut next = self.clone();
         for d in &mut next.discrepancies {
             if d.id == updated.id {
+                // The store hands back the discrepancy row, which does not carry the
+                // expectations attached this cycle.
+                let expected = std::mem::take(&mut d.expected);
                 *d = updated.clone();
+                if d.expected.is_empty() {
+                    d.expected = expected;
+                }
             }
         }
-        let ok = next
+        next.reclassified()
+    }
+
+    /// The same report with the acknowledgements and expectations as stored now (another
+    /// process wrote them: `recon ack`, `recon unack`, `recon expect` in a shell). Only the
+    /// episodes on screen are touched — one the store no longer holds open keeps what this
+    /// report says until the next cycle — and severity is re-rated on the residual the
+    /// stored expectations leave (those past `now` no longer count).
+    pub fn with_stored_state(
+        &self,
+        open: &[crate::store::StoredDiscrepancy],
+        expected: &[crate::domain::Expectation],
+        severity: &crate::config::SeverityConfig,
+        now: DateTime<Utc>,
+    ) -> Self {
+        use super::rules;
+        let mut next = self.clone();
+        for d in &mut next.discrepancies {
+            let Some(stored) = open.iter().find(|s| {
+                s.discrepancy.id == d.id
+                    && s.discrepancy.opened_at.timestamp_millis() == d.opened_at.timestamp_millis()
+            }) else {
+                continue;
+            };
+            d.acknowledgement = stored.discrepancy.acknowledgement.clone();
+            d.expected = expected
+                .iter()
+                .filter(|e| e.expires_at > now && e.discrepancy_id() == d.id)
+                .cloned()
+                .collect();
+            let magnitude = d.local.abs().max(d.exchange_amount.abs());
+            d.severity = match rules::residual(
+                d.difference,
+                d.expected_total(),
+                d.allowed,
+                magnitude,
+                severity,
+            ) {
+                Some(r) if !d.expected.is_empty() => r.severity,
+                _ => rules::classify(round_relative(d.relative), severity),
+            };
+        }
+        next.reclassified()
+    }
+
+    /// Status and worst severity recomputed from the discrepancies.
+    fn reclassified(mut self) -> Self {
+        let ok = self
             .exchanges
             .iter()
             .filter(|e| e.status == ExchangeStatus::Ok)
             .count();
         let (status, worst) = classify_status(
-            next.ledger_error.is_none(),
+            self.ledger_error.is_none(),
             ok,
-            next.exchanges.len(),
-            &next.discrepancies,
+            self.exchanges.len(),
+            &self.discrepancies,
         );
-        next.status = status;
-        next.worst_severity = worst;
-        next
+        self.status = status;
+        self.worst_severity = worst;
+        self
     }
 
     /// The JSON report of SPEC §3 (decimals as strings, exact; `relative` to 10 places).

@@ -13,6 +13,7 @@ mod records;
 pub mod retention;
 mod schema;
 pub mod thread;
+pub mod watch;
 
 use std::collections::HashMap;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
@@ -137,6 +138,10 @@ pub struct ReconciliationRepository {
     /// `PRAGMA data_version` when `last_snapshot` last matched the database (`None`: not
     /// loaded). SQLite changes it on every commit by another connection, and only then.
     snapshot_version: Option<i64>,
+    /// `PRAGMA data_version` at the last [`Self::changed_elsewhere`] (`None`: not yet read).
+    watch_version: Option<i64>,
+    /// The id of the last cycle this connection committed (0: none yet).
+    last_committed: i64,
     /// Pruning of old rows, run by the store thread when idle (`None`: never).
     retention: Option<retention::Schedule>,
 }
@@ -223,6 +228,8 @@ impl ReconciliationRepository {
             path: shown,
             last_snapshot: records::SnapshotCache::default(),
             snapshot_version: None,
+            watch_version: None,
+            last_committed: 0,
             retention: None,
         })
     }
@@ -278,6 +285,8 @@ impl ReconciliationRepository {
             path: shown,
             last_snapshot: records::SnapshotCache::default(),
             snapshot_version: None,
+            watch_version: None,
+            last_committed: 0,
             retention: None,
         })
     }
@@ -392,6 +401,7 @@ impl ReconciliationRepository {
             self.last_snapshot.insert(row);
         }
         self.snapshot_version = Some(version);
+        self.last_committed = cycle_id;
         Ok((cycle_id, plan))
     }
 
