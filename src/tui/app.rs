@@ -411,7 +411,9 @@ impl App {
             self.rebuild_rows();
         }
         let first = self.audit.lines.is_empty() && !self.audit.loading();
-        if first || old.cycles_completed != self.view.cycles_completed {
+        // A new report without a new cycle is another process's ack or expectation: its
+        // audit entry is news too.
+        if first || !same_report || old.cycles_completed != self.view.cycles_completed {
             return self.audit.refresh();
         }
         None
