@@ -142,7 +142,16 @@ pub fn render(cfg: &TradingConfig) -> String {
             ),
         ]),
     );
-    root.insert("ui".into(), table([("theme", s(&cfg.theme))]));
+    root.insert(
+        "ui".into(),
+        table([
+            ("theme", s(&cfg.theme)),
+            ("bell", Value::Boolean(cfg.ui.bell)),
+            ("require_ack_note", Value::Boolean(cfg.ui.require_ack_note)),
+            ("mouse", Value::Boolean(cfg.ui.mouse)),
+            ("timezone", s(cfg.ui.timezone.as_str())),
+        ]),
+    );
     root.insert(
         "exchanges".into(),
         Value::Array(cfg.exchanges.iter().map(exchange).collect()),

@@ -15,6 +15,7 @@ enum EnvType {
     Decimal,
     Text,
     List,
+    Bool,
 }
 
 /// Every overridable key. Sections are matched longest first, so
@@ -50,6 +51,10 @@ const KEYS: &[(&str, &str, EnvType)] = &[
     ("alerts", "timeout_ms", EnvType::Integer),
     ("alerts", "max_per_cycle", EnvType::Integer),
     ("ui", "theme", EnvType::Text),
+    ("ui", "bell", EnvType::Bool),
+    ("ui", "require_ack_note", EnvType::Bool),
+    ("ui", "mouse", EnvType::Bool),
+    ("ui", "timezone", EnvType::Text),
 ];
 
 /// Sections in match order: longest name first.
@@ -140,6 +145,11 @@ fn to_value(ty: EnvType, raw: &str) -> Result<Value, String> {
             .map(Value::Float)
             .ok_or_else(|| format!("'{raw}' is not a number of seconds")),
         EnvType::Decimal | EnvType::Text => Ok(Value::String(raw.to_string())),
+        EnvType::Bool => match raw {
+            "true" | "1" => Ok(Value::Boolean(true)),
+            "false" | "0" => Ok(Value::Boolean(false)),
+            _ => Err(format!("'{raw}' is not true or false")),
+        },
         EnvType::List => Ok(Value::Array(
             raw.split(',')
                 .map(str::trim)

@@ -129,6 +129,10 @@ pub(super) struct RawAlerts {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawUi {
     pub theme: Option<String>,
+    pub bell: Option<bool>,
+    pub require_ack_note: Option<bool>,
+    pub mouse: Option<bool>,
+    pub timezone: Option<String>,
 }
 
 /// One `[[exchanges]]` entry, read flat: serde's `deny_unknown_fields` is unreliable on

@@ -295,8 +295,55 @@ pub struct TradingConfig {
     pub alerts: AlertsConfig,
     /// `[ui] theme`.
     pub theme: String,
+    /// `[ui]`, apart from the theme.
+    pub ui: UiConfig,
     /// `[[exchanges]]`, in file order.
     pub exchanges: Vec<ExchangeConfig>,
+}
+
+/// How the console shows times.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TimeZoneSetting {
+    /// UTC, marked `UTC`.
+    #[default]
+    Utc,
+    /// The machine's local zone, marked with its offset.
+    Local,
+}
+
+impl TimeZoneSetting {
+    /// The config word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Utc => "UTC",
+            Self::Local => "local",
+        }
+    }
+}
+
+/// `[ui]`: what the console does besides drawing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UiConfig {
+    /// Ring the terminal bell once when a high/critical discrepancy opens or escalates, or
+    /// an exchange goes down.
+    pub bell: bool,
+    /// High and critical acknowledgements need a non-empty note.
+    pub require_ack_note: bool,
+    /// Wheel scrolls, click selects and focuses.
+    pub mouse: bool,
+    /// How times are shown.
+    pub timezone: TimeZoneSetting,
+}
+
+impl Default for UiConfig {
+    fn default() -> Self {
+        Self {
+            bell: true,
+            require_ack_note: true,
+            mouse: true,
+            timezone: TimeZoneSetting::Utc,
+        }
+    }
 }
 
 impl TradingConfig {

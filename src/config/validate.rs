@@ -85,6 +85,7 @@ pub(super) fn validate(raw: file::RawConfig, base_dir: &Path) -> Result<TradingC
             Some(u) => Some(SecretUrl(http_url("alerts.webhook_url", u)?)),
         },
         alerts: alerts(&raw.alerts)?,
+        ui: ui(&raw.ui)?,
         theme: theme(raw.ui.theme)?,
         exchanges: exchange_list(exchanges)?,
     })
@@ -356,6 +357,27 @@ fn alerts(a: &file::RawAlerts) -> Result<AlertsConfig, Invalid> {
         repeat: (!repeat.is_zero()).then_some(repeat),
         timeout: Duration::from_millis(timeout_ms),
         max_per_cycle,
+    })
+}
+
+fn ui(u: &super::file::RawUi) -> Result<super::UiConfig, Invalid> {
+    let d = super::UiConfig::default();
+    let timezone = match u.timezone.as_deref().map(str::trim) {
+        None => d.timezone,
+        Some(z) if z.eq_ignore_ascii_case("utc") => super::TimeZoneSetting::Utc,
+        Some(z) if z.eq_ignore_ascii_case("local") => super::TimeZoneSetting::Local,
+        Some(z) => {
+            return Err(invalid(
+                "ui.timezone",
+                format!("'{z}' is not a time zone setting: use \"UTC\" or \"local\""),
+            ))
+        }
+    };
+    Ok(super::UiConfig {
+        bell: u.bell.unwrap_or(d.bell),
+        require_ack_note: u.require_ack_note.unwrap_or(d.require_ack_note),
+        mouse: u.mouse.unwrap_or(d.mouse),
+        timezone,
     })
 }
 
