@@ -496,7 +496,8 @@ fn sigterm_finishes_within_3_s_with_exit_0_shutdown_audited_and_logs_flushed() {
     assert!(took < Duration::from_secs(3), "{took:?}");
     let audit = d.audit();
     assert_eq!(audit[0]["event"], "shutdown");
-    assert_eq!(audit[0]["detail"], serde_json::json!({"mode": "headless"}));
+    assert_eq!(audit[0]["detail"]["mode"], "headless");
+    assert_eq!(audit[0]["detail"]["pid"], d.pid(), "whose shutdown it is");
     let out = d.recon(&["audit", "verify"]);
     assert_eq!(out.status.code(), Some(0));
     // The last line was written before the exit, to stderr and to the daily file.

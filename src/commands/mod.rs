@@ -108,7 +108,10 @@ pub fn config_fingerprint(cfg: &TradingConfig) -> String {
 
 /// Appends `shutdown` (best effort: a failing store is already being reported).
 pub async fn record_shutdown(store: &StoreHandle, mode: &'static str) {
-    let event = AuditEvent::global(AuditKind::Shutdown, json!({ "mode": mode }));
+    let event = AuditEvent::global(
+        AuditKind::Shutdown,
+        json!({ "mode": mode, "pid": std::process::id() }),
+    );
     if let Err(e) = store
         .call(move |repo| repo.append_audit(Utc::now(), &[event]))
         .await
