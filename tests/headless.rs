@@ -490,6 +490,7 @@ fn sigterm_finishes_within_3_s_with_exit_0_shutdown_audited_and_logs_flushed() {
     d.wait_metrics(|m| m.cycles() >= 1.0);
     // The next cycle is in flight from 200 ms after the last one, for 400 ms.
     std::thread::sleep(Duration::from_millis(300));
+    let pid = d.pid();
     d.signal("TERM");
     let (status, took) = d.wait_exit(Duration::from_secs(3));
     assert_eq!(status.code(), Some(0), "{}", d.stderr());
@@ -497,7 +498,7 @@ fn sigterm_finishes_within_3_s_with_exit_0_shutdown_audited_and_logs_flushed() {
     let audit = d.audit();
     assert_eq!(audit[0]["event"], "shutdown");
     assert_eq!(audit[0]["detail"]["mode"], "headless");
-    assert_eq!(audit[0]["detail"]["pid"], d.pid(), "whose shutdown it is");
+    assert_eq!(audit[0]["detail"]["pid"], pid, "whose shutdown it is");
     let out = d.recon(&["audit", "verify"]);
     assert_eq!(out.status.code(), Some(0));
     // The last line was written before the exit, to stderr and to the daily file.
