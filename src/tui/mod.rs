@@ -12,6 +12,8 @@ pub mod audit_pane;
 pub mod cursor;
 pub mod effects;
 pub mod keys;
+pub mod names;
+pub mod news;
 pub mod rows;
 pub mod theme;
 pub mod ui;
