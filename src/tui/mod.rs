@@ -16,6 +16,7 @@ pub mod names;
 pub mod news;
 pub mod rows;
 pub mod theme;
+pub mod triage;
 pub mod ui;
 pub mod widgets;
 
