@@ -531,12 +531,16 @@ fn outcomes_of_effects_become_notices() {
         n.text,
         "reconcile failed: the reconciliation engine has stopped"
     );
-    // Errors stay; information fades after a while.
-    app.update(Action::Tick(fixtures::now() + TimeDelta::seconds(60)));
+    // An error stays 10 s, information 5 s; then the summary is back without a key.
+    app.update(Action::Tick(fixtures::now() + TimeDelta::seconds(10)));
     assert!(app.notice.is_some());
+    app.update(Action::Tick(fixtures::now() + TimeDelta::seconds(11)));
+    assert!(app.notice.is_none());
     press(&mut app, KeyCode::Char('r'));
     assert!(!app.notice.as_ref().unwrap().error);
-    app.update(Action::Tick(fixtures::now() + TimeDelta::seconds(120)));
+    app.update(Action::Tick(fixtures::now() + TimeDelta::seconds(16)));
+    assert!(app.notice.is_some());
+    app.update(Action::Tick(fixtures::now() + TimeDelta::seconds(17)));
     assert!(app.notice.is_none());
 }
 

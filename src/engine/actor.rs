@@ -160,6 +160,24 @@ impl ReconciliationHandle {
         Ok(d)
     }
 
+    /// Withdraws the acknowledgement of an open discrepancy; the view shows it counted
+    /// again at once.
+    pub async fn withdraw_acknowledgement(
+        &self,
+        exchange: ExchangeName,
+        asset: Asset,
+        by: String,
+        note: String,
+    ) -> Result<BalanceDiscrepancy, ReconciliationError> {
+        let d = super::service::withdraw_acknowledgement(&self.store, exchange, asset, by, note)
+            .await?;
+        let _ = self
+            .tx
+            .send(Request::Acknowledged(Box::new(d.clone())))
+            .await;
+        Ok(d)
+    }
+
     /// Declares a movement in flight (SPEC §2) and asks for a cycle, which attaches it to
     /// its gap: the view shows the line explained as soon as that cycle completes. With
     /// `seen`, refused unless the gap on screen is still the one open.

@@ -567,6 +567,23 @@ pub async fn acknowledge_until(
     Ok(d)
 }
 
+/// Withdraws an acknowledgement through the store thread (`u` in the console,
+/// `acknowledgement_withdrawn`); returns the discrepancy, counted again.
+pub async fn withdraw_acknowledgement(
+    store: &StoreHandle,
+    exchange: ExchangeName,
+    asset: Asset,
+    by: String,
+    note: String,
+) -> Result<BalanceDiscrepancy, ReconciliationError> {
+    let d = store
+        .call(move |repo| {
+            repo.withdraw_acknowledgement(&exchange, &asset, &by, &note, now_millis())
+        })
+        .await?;
+    Ok(d)
+}
+
 /// Records an expectation through the store thread (SPEC §2). With `seen` (the row the
 /// console showed when `e` was pressed), the store refuses it unless that gap is still
 /// the one open (the acknowledgement guard, [`guard::check`]); a gap that resolved

@@ -15,6 +15,7 @@ use super::audit_pane::AuditPane;
 use super::cursor::Cursor;
 use super::effects::Effect;
 use super::keys::{Command, Mode};
+use super::news::News;
 use super::rows::{balance_lines, discrepancy_lines, BalanceLine, DiscrepancyLine};
 use super::theme::Theme;
 use super::ui;
@@ -27,8 +28,10 @@ use crate::store::{AuditEntry, StoreError};
 
 /// Longest note accepted in the prompt.
 pub const MAX_NOTE: usize = 200;
-/// How long an informational notice stays in the header (errors stay until replaced).
-pub const NOTICE_FOR: chrono::TimeDelta = chrono::TimeDelta::seconds(10);
+/// How long an informational notice stays in the status line before the summary returns.
+pub const NOTICE_FOR: chrono::TimeDelta = chrono::TimeDelta::seconds(5);
+/// How long an error notice stays: long enough to read a refusal with its figures.
+pub const ERROR_FOR: chrono::TimeDelta = chrono::TimeDelta::seconds(10);
 
 /// Something that happened: a key, an engine update, a tick, an effect's outcome.
 #[derive(Debug, Clone)]
@@ -207,6 +210,14 @@ pub struct App {
     /// The engine is gone (its task ended or crashed). Sticky: no notice, tick or later
     /// view clears it, so a frozen report is never shown under "RUNNING".
     pub engine_stopped: bool,
+    /// What reports brought: NEW marks, the bell, the title.
+    pub news: News,
+    /// Ring the bell on news (`[ui] bell`).
+    pub bell: bool,
+    /// A bell is owed to the terminal (taken by the loop).
+    bell_pending: bool,
+    /// The terminal title last set (`None`: not yet).
+    title: Option<String>,
     mode: Mode,
     dirty: bool,
     quit: bool,
@@ -239,6 +250,10 @@ impl App {
             notice: None,
             user,
             engine_stopped: false,
+            news: News::default(),
+            bell: true,
+            bell_pending: false,
+            title: None,
             mode: Mode::Normal,
             dirty: true,
             quit: false,
@@ -389,12 +404,15 @@ impl App {
         let second_changed = now.timestamp() != self.now.timestamp();
         self.now = now;
         if let Some(n) = &self.notice {
-            if !n.error && now - n.at > NOTICE_FOR {
+            let lasts = if n.error { ERROR_FOR } else { NOTICE_FOR };
+            if now - n.at > lasts {
                 self.notice = None;
                 self.dirty = true;
             }
         }
-        if second_changed || self.view.cycle_running {
+        let marked = self.news.marked();
+        self.news.tick(now);
+        if second_changed || self.view.cycle_running || marked != self.news.marked() {
             self.dirty = true;
         }
     }
@@ -408,6 +426,14 @@ impl App {
             _ => false,
         };
         if !same_report {
+            let new_cycle = old.cycles_completed != self.view.cycles_completed;
+            if let (true, Some(report)) = (new_cycle, self.view.report.clone()) {
+                let update = self.news.observe(&report, now);
+                self.bell_pending |= update.ring && self.bell;
+                if let Some(headline) = update.headline {
+                    self.error(headline);
+                }
+            }
             self.rebuild_rows();
         }
         let first = self.audit.lines.is_empty() && !self.audit.loading();
@@ -484,6 +510,21 @@ impl App {
         self.balance_cursor.clamp(self.visible.len(), pb);
         self.discrepancy_cursor.clamp(self.discrepancies.len(), pd);
         self.audit.cursor.clamp(self.audit.lines.len(), pa);
+    }
+
+    /// Whether the terminal bell is owed; clears it.
+    pub fn take_bell(&mut self) -> bool {
+        std::mem::take(&mut self.bell_pending)
+    }
+
+    /// The terminal title when it differs from the one last taken.
+    pub fn take_title(&mut self) -> Option<String> {
+        let title = super::news::title(self.view.report.as_deref());
+        if self.title.as_deref() == Some(title.as_str()) {
+            return None;
+        }
+        self.title = Some(title.clone());
+        Some(title)
     }
 
     fn info(&mut self, text: String) {

@@ -98,7 +98,8 @@ pub async fn run(
     let interval = cfg.reconciliation.interval;
     let (handle, actor) =
         ReconciliationActor::spawn(service, store.clone(), interval, false, history);
-    let app = App::new(themes, theme_index, current_user(), Utc::now());
+    let mut app = App::new(themes, theme_index, current_user(), Utc::now());
+    app.bell = cfg.ui.bell;
 
     let outcome = match ratatui::try_init() {
         Ok(mut terminal) => {
@@ -173,6 +174,9 @@ async fn event_loop(
                 break Err(e.into());
             }
         }
+        if let Err(e) = announce(&mut app) {
+            break Err(e.into());
+        }
         if app.should_quit() {
             break Ok(());
         }
@@ -205,6 +209,21 @@ async fn event_loop(
             effects.spawn(effect);
         }
     }
+}
+
+/// Rings the bell (once per report with news) and keeps the terminal title on the state,
+/// so a trader in another window or tab notices a new critical.
+fn announce(app: &mut App) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout();
+    if let Some(title) = app.take_title() {
+        crossterm::execute!(out, crossterm::terminal::SetTitle(title))?;
+    }
+    if app.take_bell() {
+        out.write_all(b"\x07")?;
+        out.flush()?;
+    }
+    Ok(())
 }
 
 fn ticker(period: Duration) -> tokio::time::Interval {
