@@ -641,3 +641,28 @@ fn acknowledged_and_explained_do_not_raise_the_header() {
         );
     }
 }
+
+/// An expectation's author and note are shown escaped, like every stored text.
+#[test]
+fn expectation_notes_are_shown_escaped() {
+    let mut r = states::report();
+    for d in &mut r.discrepancies {
+        for e in &mut d.expected {
+            e.by = "eve\u{1b}[31m".into();
+            e.note = "tx\n\u{1b}[2J".into();
+        }
+    }
+    let app = fixtures::app_with(
+        "default",
+        200,
+        40,
+        fixtures::view(Some(r)),
+        fixtures::audit_entries(10, 10),
+    );
+    let screen = text(&draw(&app));
+    assert!(!screen.contains('\u{1b}'), "an escape reached the terminal");
+    assert!(
+        screen.contains("#7 eve\\x1b[31m: tx\\n\\x1b[2J"),
+        "{screen}"
+    );
+}
