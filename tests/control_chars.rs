@@ -209,7 +209,7 @@ fn the_console_shows_stored_control_characters_escaped() {
     assert!(!text.contains('\u{1b}'), "an escape reached the terminal");
     assert!(!text.contains('\u{7}'), "a bell reached the terminal");
     for needle in [
-        "✓ bob\\x1b[31m: x\\ny\\x1b[2J",
+        "✓ acknowledged bob\\x1b[31m: x\\ny\\x1b[2J",
         "timed out\\x1b[2J\\nfake",
         "a:BTC\\n\\x1b[H",
         "{\"note\":\"z\\x07\"}",

@@ -4,6 +4,8 @@
 
 #[path = "support/fixtures.rs"]
 mod fixtures;
+#[path = "support/states.rs"]
+mod states;
 
 use std::sync::Arc;
 
@@ -110,7 +112,8 @@ fn the_main_screen_shows_what_a_trader_needs() {
         "▲ MEDIUM",
         "· LOW",
         // The acknowledged one, with who and why.
-        "✓ bob: airdrop, booked tomorrow",
+        "✓ acknowledged",
+        "bob: airdrop, booked tomorrow",
         "6.67%",
         "3m16s",
         "discrepancy_acknowledged",
@@ -454,4 +457,236 @@ fn expect_prompt_in_every_theme_at_80x24_and_120x40() {
             assert!(all.contains("note      withdrawal 0x3f pending▏"), "{all}");
         }
     }
+}
+
+/// Every row of the discrepancy panel, scrolling through it from the top, whitespace
+/// collapsed.
+fn discrepancy_rows(app: &mut App) -> Vec<String> {
+    let mut rows: Vec<String> = Vec::new();
+    app.update(Action::Command(Command::Top));
+    for _ in 0..=app.discrepancies.len() {
+        for line in text(&draw(app)).lines().filter(|l| l.starts_with('┃')) {
+            let line = line
+                .trim_start_matches(['┃', '▶'])
+                .trim_end_matches('┃')
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ");
+            if !line.starts_with("severity") && !rows.contains(&line) {
+                rows.push(line);
+            }
+        }
+        app.update(Action::Command(Command::Down));
+    }
+    rows
+}
+
+/// Open, acknowledged (snoozed) and explained discrepancies, in every theme at the
+/// minimum and a roomy size: each reads as symbol and word, with expected and residual
+/// where something is expected, and the header counts each state. At 80×24 the panel
+/// holds two rows: the snapshot is taken scrolled to the end.
+#[test]
+fn discrepancy_states_in_every_theme() {
+    for name in ["default", "light", "high-contrast", "colorblind"] {
+        for (w, h) in [(80, 24), (120, 40)] {
+            let mut app = states::app(name, w, h);
+            if w == 80 {
+                app.update(Action::Command(Command::Bottom));
+            }
+            let buffer = snapshot(&format!("states_{name}_{w}x{h}"), &app);
+            let screen = text(&buffer);
+            let header = screen.lines().next().unwrap();
+            assert!(
+                header.contains("● 3 open · ✓ 1 ack · ⇄ 1 explained"),
+                "{name} {w}x{h}: {header}"
+            );
+            // Open ones first, worst first; then acknowledged; then explained. Each row:
+            // severity, id, difference, expected, residual, …, state.
+            let rows = discrepancy_rows(&mut app);
+            let ids: Vec<&str> = rows
+                .iter()
+                .map(|r| r.split(' ').nth(2).unwrap_or_default())
+                .collect();
+            assert_eq!(
+                ids,
+                [
+                    "coinbase-main:BTC",
+                    "dydx-perps:BTC-USD",
+                    "coinbase-main:LINK",
+                    "coinbase-main:DOGE",
+                    "coinbase-main:SOL"
+                ],
+                "{rows:#?}"
+            );
+            let expect = [
+                ("coinbase-main:BTC -0.1 — — ", "● open"),
+                ("coinbase-main:BTC-USD 0.003 — — ", "● open"),
+                ("coinbase-main:LINK 0.3 0.2 0.1 ", "● open"),
+                ("coinbase-main:DOGE 1500 — — ", "✓ snoozed 12:00"),
+                ("coinbase-main:SOL -0.5 -0.5 0 ", "⇄ explained"),
+            ];
+            for (row, (amounts, state)) in rows.iter().zip(expect) {
+                if !amounts.contains("BTC-USD") {
+                    assert!(row.contains(amounts), "{name} {w}x{h}: {row}");
+                }
+                assert!(row.contains(state), "{name} {w}x{h}: {row}");
+            }
+            // Balance rows carry the state mark of their discrepancy.
+            let mut app = states::app(name, w, h);
+            app.update(Action::Command(Command::FocusPrev));
+            let mut marks = Vec::new();
+            for _ in 0..app.visible.len() {
+                let screen = text(&draw(&app));
+                for asset in ["BTC", "DOGE", "SOL"] {
+                    if let Some(l) = screen
+                        .lines()
+                        .find(|l| l.contains(&format!("coinbase-main  {asset} ")))
+                    {
+                        marks.push((asset, l.to_string()));
+                    }
+                }
+                app.update(Action::Command(Command::Down));
+            }
+            for (asset, mark) in [
+                ("BTC", "● ✖ CRITICAL"),
+                ("DOGE", "✓ acked"),
+                ("SOL", "⇄ explained"),
+            ] {
+                assert!(
+                    marks.iter().any(|(a, l)| *a == asset && l.contains(mark)),
+                    "{name} {w}x{h}: {asset} without '{mark}': {marks:#?}"
+                );
+            }
+        }
+    }
+}
+
+/// On a wide terminal the acknowledgement reads in full, with who and why, and the
+/// expectation with its number, author and note.
+#[test]
+fn roomy_discrepancy_rows_say_who_and_why() {
+    let screen = text(&draw(&states::app("default", 200, 40)));
+    for needle in [
+        "✓ acknowledged, snoozed until 12:00 UTC",
+        "bob: airdrop, booked tomorrow",
+        "#7 carol: withdrawal 0x3f pending",
+        "#8 carol: deposit, partial",
+        "mismatch",
+    ] {
+        assert!(screen.contains(needle), "missing '{needle}':\n{screen}");
+    }
+}
+
+/// A snooze ending on another day names the day.
+#[test]
+fn a_snooze_ending_tomorrow_names_the_day() {
+    let mut r = states::report();
+    for d in &mut r.discrepancies {
+        if let Some(a) = &mut d.acknowledgement {
+            a.expires_at = Some(fixtures::finished_at() + TimeDelta::days(1));
+        }
+    }
+    let app = fixtures::app_with(
+        "default",
+        120,
+        40,
+        fixtures::view(Some(r)),
+        fixtures::audit_entries(10, 10),
+    );
+    let screen = text(&draw(&app));
+    assert!(screen.contains("✓ snoozed Nov 25 10:00"), "{screen}");
+}
+
+/// Long amounts are never cut, at the minimum size: columns go, and the id is shortened
+/// visibly, before any digit is lost.
+#[test]
+fn long_amounts_are_never_cut_at_80_columns() {
+    let mut r = states::report();
+    for d in &mut r.discrepancies {
+        if d.id.as_str() == "coinbase-main:LINK" {
+            d.difference = fixtures::dec("-12345678.123456789");
+            d.expected = vec![states::expectation(
+                9,
+                "coinbase-main",
+                "LINK",
+                "-12345678.1",
+                "",
+            )];
+        }
+    }
+    let mut app = fixtures::app_with(
+        "default",
+        80,
+        24,
+        fixtures::view(Some(r)),
+        fixtures::audit_entries(10, 10),
+    );
+    let rows = discrepancy_rows(&mut app);
+    let row = rows
+        .iter()
+        .find(|l| l.contains("-12345678.123456789"))
+        .unwrap_or_else(|| panic!("difference cut: {rows:#?}"));
+    assert!(row.contains("-12345678.1 "), "expected cut: {row}");
+    assert!(row.contains("-0.023456789"), "residual cut: {row}");
+    assert!(row.contains("● open"), "state cut: {row}");
+}
+
+/// Only open discrepancies drive the header: with nothing but acknowledged and explained
+/// ones, it reads reconciled, names no worst severity, and still counts them.
+#[test]
+fn acknowledged_and_explained_do_not_raise_the_header() {
+    let mut r = states::report();
+    r.exchanges.retain(|e| e.status == ExchangeStatus::Ok);
+    r.discrepancies
+        .retain(|d| d.state() != recon::domain::DiscrepancyState::Open);
+    let (status, worst) = recon::engine::report::classify_status(
+        true,
+        r.exchanges.len(),
+        r.exchanges.len(),
+        &r.discrepancies,
+    );
+    r.status = status;
+    r.worst_severity = worst;
+    assert_eq!(status, ReconciliationStatus::Reconciled);
+    for (w, h) in [(80, 24), (120, 40)] {
+        let app = fixtures::app_with(
+            "default",
+            w,
+            h,
+            fixtures::view(Some(r.clone())),
+            fixtures::audit_entries(10, 10),
+        );
+        let header = header_line(&app);
+        assert!(header.contains("✔ RECONCILED"), "{header}");
+        assert!(!header.contains("worst"), "{header}");
+        assert!(
+            header.contains("● 0 open · ✓ 1 ack · ⇄ 1 explained"),
+            "{header}"
+        );
+    }
+}
+
+/// An expectation's author and note are shown escaped, like every stored text.
+#[test]
+fn expectation_notes_are_shown_escaped() {
+    let mut r = states::report();
+    for d in &mut r.discrepancies {
+        for e in &mut d.expected {
+            e.by = "eve\u{1b}[31m".into();
+            e.note = "tx\n\u{1b}[2J".into();
+        }
+    }
+    let app = fixtures::app_with(
+        "default",
+        200,
+        40,
+        fixtures::view(Some(r)),
+        fixtures::audit_entries(10, 10),
+    );
+    let screen = text(&draw(&app));
+    assert!(!screen.contains('\u{1b}'), "an escape reached the terminal");
+    assert!(
+        screen.contains("#7 eve\\x1b[31m: tx\\n\\x1b[2J"),
+        "{screen}"
+    );
 }

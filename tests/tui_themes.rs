@@ -120,3 +120,79 @@ fn an_unknown_theme_is_one_line_and_exit_1() {
     assert!(!dir.path().join("recon.db").exists());
     assert!(!dir.path().join("logs").exists());
 }
+
+#[test]
+fn every_shipped_theme_styles_explained_and_paints_its_background() {
+    let nowhere = std::path::Path::new("/nonexistent");
+    for (name, text) in SHIPPED {
+        // Each file names the slot itself (not only through the default).
+        assert!(
+            text.lines().any(|l| l.starts_with("explained = {")),
+            "{name}: no [widget] explained"
+        );
+        let (themes, i) = theme::load(nowhere, name).unwrap();
+        let t = &themes[i];
+        let explained = t.widget.explained;
+        assert!(explained.fg.is_some(), "{name}: explained has no colour");
+        assert_ne!(explained, t.widget.acknowledged, "{name}");
+        assert_ne!(explained, t.base.text, "{name}");
+        let bg = t.base.text.bg.unwrap();
+        assert_ne!(bg, Color::Reset, "{name}: the terminal's background shows");
+        assert_ne!(t.base.text.fg, Some(Color::Reset), "{name}");
+        let sel = t.base.selected;
+        assert!(
+            sel.fg.is_some() && sel.bg.is_some() && sel.fg != sel.bg,
+            "{name}: selection {sel:?}"
+        );
+    }
+}
+
+#[test]
+fn a_user_theme_without_the_newer_slots_gets_sensible_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("themes")).unwrap();
+    // Written before `explained` existed; text and selection without some colours.
+    std::fs::write(
+        dir.path().join("themes/desk.toml"),
+        "[base]\ntext = { fg = \"#102030\" }\nselected = { bg = \"#c0c0c0\" }\n\
+         [widget]\nacknowledged = { fg = \"#808080\" }\n",
+    )
+    .unwrap();
+    let (themes, i) = theme::load(dir.path(), "desk").unwrap();
+    let (t, default) = (&themes[i], Theme::builtin_default());
+    assert_eq!(t.widget.explained, default.widget.explained);
+    assert_eq!(
+        t.base.text,
+        ratatui::style::Style::new()
+            .fg(Color::Rgb(0x10, 0x20, 0x30))
+            .bg(Color::Black)
+    );
+    assert_eq!(
+        t.base.selected,
+        ratatui::style::Style::new()
+            .fg(Color::Rgb(0x10, 0x20, 0x30))
+            .bg(Color::Rgb(0xc0, 0xc0, 0xc0))
+    );
+    // An explicit choice stays: `reset` is the terminal's own, on purpose.
+    std::fs::write(
+        dir.path().join("themes/desk.toml"),
+        "[base]\ntext = { fg = \"reset\", bg = \"reset\" }\n",
+    )
+    .unwrap();
+    let (themes, i) = theme::load(dir.path(), "desk").unwrap();
+    assert_eq!(themes[i].base.text.bg, Some(Color::Reset));
+}
+
+#[test]
+fn the_default_theme_must_name_explained() {
+    let without: String = SHIPPED[0]
+        .1
+        .lines()
+        .filter(|l| !l.starts_with("explained"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_eq!(
+        Theme::parse("default", &without, None).unwrap_err(),
+        "widget.explained: missing"
+    );
+}

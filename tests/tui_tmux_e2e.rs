@@ -249,7 +249,11 @@ fn reconcile_help_acknowledge_and_quit_in_a_real_terminal() {
         10,
     );
     c.wait_for("discrepancy_acknowledged", 10);
-    c.wait_for(&format!("✓ {USER}: {note}"), 10);
+    let by = format!("{USER}: {note}");
+    c.wait("the row reads acknowledged, by whom and why", 10, |s| {
+        s.lines()
+            .any(|l| l.contains("✓ acknowledged") && l.contains(&by))
+    });
 
     c.keys(&["q"]);
     c.assert_exited_and_restored();

@@ -7,7 +7,9 @@ use std::collections::HashMap;
 
 use rust_decimal::{Decimal, RoundingStrategy};
 
-use crate::domain::{align_decimals, format_amount, BalanceDiscrepancy, DiscrepancySeverity};
+use crate::domain::{
+    align_decimals, format_amount, BalanceDiscrepancy, DiscrepancySeverity, DiscrepancyState,
+};
 use crate::engine::report::ExchangeStatus;
 use crate::engine::ReconciliationReport;
 
@@ -29,8 +31,8 @@ pub struct BalanceLine {
     pub difference: String,
     /// The difference is below zero.
     pub negative: bool,
-    /// The discrepancy on this pair, if any: severity and whether it is acknowledged.
-    pub discrepancy: Option<(DiscrepancySeverity, bool)>,
+    /// The discrepancy on this pair, if any: its severity and state.
+    pub discrepancy: Option<(DiscrepancySeverity, DiscrepancyState)>,
     /// Set when the exchange was not fetched this cycle: amounts unknown.
     pub unavailable: Option<ExchangeStatus>,
     /// Set when the exchange was fetched but not compared (ledger unreadable, or its
@@ -87,7 +89,7 @@ pub fn balance_lines(report: &ReconciliationReport) -> Vec<BalanceLine> {
     let flagged: HashMap<_, _> = report
         .discrepancies
         .iter()
-        .map(|d| ((&d.exchange, &d.asset), (d.severity, d.is_acknowledged())))
+        .map(|d| ((&d.exchange, &d.asset), (d.severity, d.state())))
         .collect();
     let mut lines = Vec::with_capacity(pairs.len() + report.exchanges.len());
     let mut pairs = pairs.into_iter().peekable();
@@ -146,19 +148,43 @@ pub struct DiscrepancyLine {
     pub difference: String,
     /// Its relative size as a percentage (`6.67%`).
     pub relative: String,
+    /// Open, acknowledged or explained.
+    pub state: DiscrepancyState,
+    /// With expectations: their sum, exact, aligned with the other lines' expected.
+    pub expected: Option<String>,
+    /// With expectations: `difference − expected`, exact, aligned with the others.
+    pub residual: Option<String>,
 }
 
-/// Open discrepancies first, worst first, then acknowledged ones; by id within a group.
+/// Open discrepancies first, worst first, then acknowledged, then explained ones; by id
+/// within a group. Only open ones count, so they lead.
 pub fn discrepancy_lines(report: &ReconciliationReport) -> Vec<DiscrepancyLine> {
     let mut v = report.discrepancies.clone();
-    v.sort_by_key(|d| (d.is_acknowledged(), Reverse(d.severity), d.id.clone()));
+    v.sort_by_key(|d| (d.state(), Reverse(d.severity), d.id.clone()));
     let diffs: Vec<String> = v.iter().map(|d| format_amount(d.difference)).collect();
+    // Expected and residual only where something is expected; aligned among those rows.
+    let declared = |f: &dyn Fn(&BalanceDiscrepancy) -> Decimal| -> std::vec::IntoIter<String> {
+        let values: Vec<String> = v
+            .iter()
+            .filter(|d| !d.expected.is_empty())
+            .map(|d| format_amount(f(d)))
+            .collect();
+        align_decimals(&values).into_iter()
+    };
+    let mut expected = declared(&BalanceDiscrepancy::expected_total);
+    let mut residual = declared(&BalanceDiscrepancy::residual);
     v.into_iter()
         .zip(align_decimals(&diffs))
-        .map(|(d, difference)| DiscrepancyLine {
-            relative: percent(d.relative),
-            discrepancy: d,
-            difference,
+        .map(|(d, difference)| {
+            let declared = !d.expected.is_empty();
+            DiscrepancyLine {
+                relative: percent(d.relative),
+                state: d.state(),
+                expected: declared.then(|| expected.next()).flatten(),
+                residual: declared.then(|| residual.next()).flatten(),
+                discrepancy: d,
+                difference,
+            }
         })
         .collect()
 }
@@ -293,6 +319,95 @@ mod tests {
         );
         assert_eq!(lines[0].uncompared, Some(ExchangeStatus::Ok));
         assert_eq!(lines[0].discrepancy, None);
+    }
+
+    fn gap(id: &str, difference: &str) -> BalanceDiscrepancy {
+        let (exchange, asset) = id.split_once(':').unwrap();
+        let exchange = ExchangeName::new(exchange);
+        let asset = Asset::parse(asset).unwrap();
+        BalanceDiscrepancy {
+            id: crate::domain::DiscrepancyId::new(&exchange, &asset),
+            exchange,
+            asset,
+            kind: crate::domain::DiscrepancyKind::Mismatch,
+            local: amount("10"),
+            exchange_amount: amount("10") + amount(difference),
+            difference: amount(difference),
+            relative: amount("0.1"),
+            severity: DiscrepancySeverity::Critical,
+            allowed: amount("0.001"),
+            tolerance_source: "default".into(),
+            opened_at: DateTime::<Utc>::UNIX_EPOCH,
+            acknowledgement: None,
+            expected: Vec::new(),
+        }
+    }
+
+    fn expect(d: &mut BalanceDiscrepancy, difference: &str) {
+        d.expected.push(crate::domain::Expectation {
+            id: d.expected.len() as i64 + 1,
+            exchange: d.exchange.clone(),
+            asset: d.asset.clone(),
+            difference: amount(difference),
+            by: "carol".into(),
+            note: String::new(),
+            created_at: DateTime::<Utc>::UNIX_EPOCH,
+            expires_at: DateTime::<Utc>::UNIX_EPOCH,
+            engaged_at: None,
+        });
+    }
+
+    #[test]
+    fn open_lines_lead_then_acknowledged_then_explained_with_exact_expected_and_residual() {
+        let mut explained = gap("a:SOL", "-0.5");
+        expect(&mut explained, "-0.25");
+        expect(&mut explained, "-0.25");
+        let mut partial = gap("a:LINK", "0.3");
+        partial.severity = DiscrepancySeverity::Low;
+        expect(&mut partial, "0.2");
+        let mut acked = gap("a:DOGE", "1500");
+        acked.acknowledgement = Some(crate::domain::Acknowledgement {
+            by: "bob".into(),
+            note: String::new(),
+            at: DateTime::<Utc>::UNIX_EPOCH,
+            difference: amount("1500"),
+            expires_at: None,
+        });
+        let open = gap("a:BTC", "-0.1");
+        let report = ReconciliationReport {
+            id: 1,
+            started_at: DateTime::<Utc>::UNIX_EPOCH,
+            finished_at: DateTime::<Utc>::UNIX_EPOCH,
+            duration_ms: 1,
+            status: ReconciliationStatus::Discrepancies,
+            worst_severity: None,
+            ledger_error: None,
+            exchanges: Vec::new(),
+            discrepancies: vec![explained, acked, partial, open],
+        };
+        let lines = discrepancy_lines(&report);
+        let got: Vec<_> = lines
+            .iter()
+            .map(|l| {
+                (
+                    l.discrepancy.id.as_str(),
+                    l.state,
+                    l.expected.as_deref(),
+                    l.residual.as_deref(),
+                )
+            })
+            .collect();
+        use DiscrepancyState::*;
+        assert_eq!(
+            got,
+            vec![
+                ("a:BTC", Open, None, None),
+                // Partly explained: it still counts, with 0.1 left over.
+                ("a:LINK", Open, Some(" 0.2"), Some("0.1")),
+                ("a:DOGE", Acknowledged, None, None),
+                ("a:SOL", Explained, Some("-0.5"), Some("0  ")),
+            ]
+        );
     }
 
     #[test]

@@ -3,7 +3,11 @@
 //! rejected so a typo surfaces at start instead of doing nothing.
 //!
 //! The four shipped themes are embedded with `include_str!`, so recon runs from any
-//! directory; a same-named file in `<config dir>/themes/` wins. Widgets ask semantic
+//! directory; a same-named file in `<config dir>/themes/` wins. A theme paints the whole
+//! screen: `[base] text` carries the background every cell starts from (a file that sets
+//! `text` without a colour keeps the default's), and `[base] selected` carries both
+//! colours (a file that leaves out its foreground gets the text's), so no row keeps a
+//! colour that vanishes into the highlight. Widgets ask semantic
 //! questions (`theme.severity(s)`, `theme.block(focused)`) and never name a colour; the
 //! symbol and word of a severity or status come from code, so no theme can make a row
 //! unreadable without colour.
@@ -14,7 +18,7 @@ use std::str::FromStr;
 use ratatui::style::{Color, Modifier, Style};
 use serde::Deserialize;
 
-use crate::domain::{DiscrepancySeverity, ReconciliationStatus};
+use crate::domain::{DiscrepancySeverity, DiscrepancyState, ReconciliationStatus};
 use crate::engine::report::{CircuitState, ExchangeStatus};
 
 /// The shipped themes, in the order `t` cycles through them. `default` sets every slot.
@@ -119,6 +123,11 @@ macro_rules! section {
         pub struct $name { $($(#[$fdoc])* pub $slot: Style,)+ }
 
         impl $name {
+            /// Every slot with its key (`base.text`), in declaration order.
+            fn slots(&self) -> Vec<(&'static str, Style)> {
+                vec![$((concat!($key, ".", stringify!($slot)), self.$slot),)+]
+            }
+
             /// Sets the slots present in `raw`; with `complete`, a missing slot is an error.
             fn overlay(&mut self, raw: $raw, complete: bool) -> Result<(), String> {
                 $(
@@ -138,7 +147,7 @@ macro_rules! section {
 section!(
     /// `[base]`: text, chrome and selection.
     BaseStyles, RawBase, "base" {
-        /// Body text and the screen background.
+        /// Body text and the screen background (every cell starts from it).
         text,
         /// Secondary text (hints, column headers).
         muted,
@@ -148,7 +157,7 @@ section!(
         border,
         /// Border of the focused panel.
         border_focused,
-        /// The selected row in the focused panel.
+        /// The selected row in the focused panel: both colours, over every cell's own.
         selected,
         /// Key names in the footer and help.
         key,
@@ -164,7 +173,7 @@ section!(
     StatusStyles, RawStatus, "status" {
         /// Everything matches.
         reconciled,
-        /// Unacknowledged discrepancies.
+        /// Open (counted) discrepancies.
         discrepancies,
         /// Some exchanges failed.
         partial,
@@ -242,6 +251,8 @@ section!(
     WidgetStyles, RawWidget, "widget" {
         /// Acknowledged discrepancies.
         acknowledged,
+        /// Discrepancies a declared movement in flight explains (`recon expect`).
+        explained,
         /// The cycle-latency sparkline.
         sparkline,
         /// The acknowledgement prompt.
@@ -318,13 +329,43 @@ impl Theme {
         theme.cycle.overlay(raw.cycle, complete)?;
         theme.amount.overlay(raw.amount, complete)?;
         theme.widget.overlay(raw.widget, complete)?;
+        if let Some(base) = base {
+            theme.fill_base_colours(base);
+        }
         Ok(theme)
+    }
+
+    /// A theme file that sets `[base] text` or `selected` without one of their colours
+    /// keeps the base theme's text colours there: a missing background would let the
+    /// terminal's own show through, a missing selection foreground would leave a row's
+    /// colour on a highlight that may be the same colour.
+    fn fill_base_colours(&mut self, base: &Theme) {
+        let text = &mut self.base.text;
+        text.fg = text.fg.or(base.base.text.fg);
+        text.bg = text.bg.or(base.base.text.bg);
+        let selected = &mut self.base.selected;
+        selected.fg = selected.fg.or(self.base.text.fg);
+        selected.bg = selected.bg.or(base.base.selected.bg);
     }
 
     /// The embedded default theme.
     pub fn builtin_default() -> Self {
         // Checked by a unit test; the file is compiled in.
         Self::parse("default", SHIPPED[0].1, None).unwrap_or_default()
+    }
+
+    /// Every slot with its key (`base.text`, `severity.critical`, …): what a test needs
+    /// to check a property of the whole theme.
+    pub fn slots(&self) -> Vec<(&'static str, Style)> {
+        let mut all = self.base.slots();
+        all.extend(self.status.slots());
+        all.extend(self.severity.slots());
+        all.extend(self.exchange_status.slots());
+        all.extend(self.circuit.slots());
+        all.extend(self.cycle.slots());
+        all.extend(self.amount.slots());
+        all.extend(self.widget.slots());
+        all
     }
 
     /// A discrepancy severity.
@@ -334,6 +375,16 @@ impl Theme {
             DiscrepancySeverity::Medium => self.severity.medium,
             DiscrepancySeverity::High => self.severity.high,
             DiscrepancySeverity::Critical => self.severity.critical,
+        }
+    }
+
+    /// The text of a discrepancy row in `state`: open rows in body text, acknowledged and
+    /// explained ones in their own slots.
+    pub fn discrepancy_state(&self, state: DiscrepancyState) -> Style {
+        match state {
+            DiscrepancyState::Open => self.base.text,
+            DiscrepancyState::Acknowledged => self.widget.acknowledged,
+            DiscrepancyState::Explained => self.widget.explained,
         }
     }
 
@@ -364,6 +415,12 @@ impl Theme {
             CircuitState::Open => self.circuit.open,
             CircuitState::HalfOpen => self.circuit.half_open,
         }
+    }
+
+    /// `style` over the base text style: what every widget paints with, so no cell is
+    /// left to the terminal's own colours.
+    pub fn on_base(&self, style: Style) -> Style {
+        self.base.text.patch(style)
     }
 
     /// A panel border.

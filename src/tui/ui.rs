@@ -1,5 +1,7 @@
-//! The screen: a pure function of [`App`]. Lays out the regions and hands each to its
-//! widget (`widgets::x::render(frame, area, app)`); overlays go on top.
+//! The screen: a pure function of [`App`]. Fills the frame with the theme's base style
+//! (its text colour and background), lays out the regions and hands each to its widget
+//! (`widgets::x::render(frame, area, app)`), which paints over that base and never with
+//! the terminal's own colours; overlays go on top.
 //!
 //! ```text
 //!  recon ▲ DISCREPANCIES worst ✖ CRITICAL │ last 10:00:05 UTC │ cycle 312 ms │ next in 4s │ ● RUNNING ⠋
@@ -147,7 +149,7 @@ fn too_small(frame: &mut Frame, area: Rect, app: &App) {
     let line = Rect::new(area.x, y, area.width, 1.min(area.height));
     frame.render_widget(
         Paragraph::new(Line::from(text))
-            .style(app.theme().base.error)
+            .style(app.theme().on_base(app.theme().base.error))
             .alignment(Alignment::Center),
         line,
     );

@@ -40,7 +40,10 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         } else {
             " no entries"
         };
-        frame.render_widget(Paragraph::new(msg).style(theme.base.muted), inner);
+        frame.render_widget(
+            Paragraph::new(msg).style(theme.on_base(theme.base.muted)),
+            inner,
+        );
         return;
     }
     let start = pane.cursor.offset.min(pane.lines.len());
@@ -53,6 +56,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let mut state = ListState::default()
         .with_selected(focused.then_some(pane.cursor.selected.saturating_sub(start)));
     let list = List::new(items)
+        .style(theme.base.text)
         .highlight_style(theme.base.selected)
         .highlight_symbol("▶ ")
         .highlight_spacing(HighlightSpacing::Always);

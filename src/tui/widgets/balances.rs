@@ -9,12 +9,14 @@ use ratatui::widgets::{Cell, HighlightSpacing, Paragraph, Row, Table, TableState
 use ratatui::Frame;
 
 use super::{exchange_status_label, fit, panel_block, severity_label};
+use crate::domain::DiscrepancyState;
 use crate::engine::report::ExchangeStatus;
 use crate::tui::app::{App, Panel};
 use crate::tui::keys::Mode;
 use crate::tui::rows::BalanceLine;
 
-const STATE_W: usize = 10;
+/// Wide enough for `● ✖ CRITICAL` and `◌ CIRCUIT OPEN`.
+const STATE_W: usize = 14;
 const SPACING: u16 = 1;
 
 /// Draws the balances table.
@@ -41,7 +43,10 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     frame.render_widget(block, area);
     if app.view.report.is_none() {
         let msg = " waiting for the first cycle…";
-        frame.render_widget(Paragraph::new(msg).style(theme.base.muted), inner);
+        frame.render_widget(
+            Paragraph::new(msg).style(theme.on_base(theme.base.muted)),
+            inner,
+        );
         return;
     }
     if app.visible.is_empty() {
@@ -63,7 +68,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         } else {
             (" no balances reported".to_string(), theme.base.muted)
         };
-        frame.render_widget(Paragraph::new(msg).style(style), inner);
+        frame.render_widget(Paragraph::new(msg).style(theme.on_base(style)), inner);
         return;
     }
 
@@ -100,6 +105,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let table = Table::new(rows, widths)
         .header(Row::new(header).style(theme.base.muted))
         .column_spacing(SPACING)
+        .style(theme.base.text)
         .row_highlight_style(theme.base.selected)
         .highlight_symbol("▶ ")
         .highlight_spacing(HighlightSpacing::Always);
@@ -193,9 +199,18 @@ fn row<'a>(app: &App, b: &'a BalanceLine, w: &Widths) -> Row<'a> {
             w.difference,
             theme.amount(b.negative),
         ));
+        // The state mark of the discrepancy on this pair: open ones with their severity.
         match b.discrepancy {
-            Some((_, true)) => Span::styled("✓ acked", theme.widget.acknowledged),
-            Some((s, false)) => Span::styled(severity_label(s), theme.severity(s)),
+            Some((s, DiscrepancyState::Open)) => Span::styled(
+                format!("{} {}", DiscrepancyState::Open.symbol(), severity_label(s)),
+                theme.severity(s),
+            ),
+            Some((_, DiscrepancyState::Acknowledged)) => {
+                Span::styled("✓ acked", theme.widget.acknowledged)
+            }
+            Some((_, DiscrepancyState::Explained)) => {
+                Span::styled("⇄ explained", theme.widget.explained)
+            }
             None => Span::styled("ok", theme.base.muted),
         }
     };

@@ -1,36 +1,228 @@
-//! Discrepancies, worst first: severity as colour + symbol + word (`✖ CRITICAL`, readable
-//! without colour), id, kind, difference, relative size, age, and who acknowledged it why.
+//! Discrepancies, open ones first and worst first: severity as colour + symbol + word
+//! (`✖ CRITICAL`, readable without colour), id, kind, difference, what is expected and
+//! what is left over (when movements in flight are declared), relative size, age, the
+//! state as symbol + word (`● open`, `✓ acknowledged`, `✓ snoozed 12:00`, `⇄ explained`)
+//! and who acknowledged or declared what, why.
+//!
+//! Amounts are exact and never cut: when the panel is narrow, whole columns go instead
+//! (kind, the note, age, relative), and only then the id is shortened, with `…`.
 
+use chrono::{DateTime, Utc};
 use ratatui::layout::{Alignment, Constraint, Rect};
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, HighlightSpacing, Paragraph, Row, Table, TableState, Wrap};
 use ratatui::Frame;
 
 use super::{fit, panel_block, severity_label};
-use crate::domain::escape_controls;
+use crate::domain::{escape_controls, BalanceDiscrepancy, DiscrepancyState};
 use crate::engine::{ExchangeStatus, ReconciliationReport};
 use crate::tui::app::{App, Panel};
 use crate::tui::rows::{age, DiscrepancyLine};
 
-/// Width from which the kind column is shown.
-const KIND_FROM: u16 = 110;
+/// How many discrepancies are in each state: open, acknowledged, explained.
+pub fn state_counts(states: impl Iterator<Item = DiscrepancyState>) -> [usize; 3] {
+    let mut n = [0; 3];
+    for s in states {
+        n[match s {
+            DiscrepancyState::Open => 0,
+            DiscrepancyState::Acknowledged => 1,
+            DiscrepancyState::Explained => 2,
+        }] += 1;
+    }
+    n
+}
+
+/// The counts of [`state_counts`] as spans, each in its state's style: open ones always
+/// (in the status colour when there are any), acknowledged and explained ones when there
+/// are any.
+pub fn state_count_spans(app: &App, [open, acked, explained]: [usize; 3]) -> Vec<Span<'static>> {
+    let theme = app.theme();
+    let open_style = if open > 0 {
+        theme.status.discrepancies
+    } else {
+        theme.base.muted
+    };
+    let mut spans = vec![Span::styled(
+        format!("{} {open} open", DiscrepancyState::Open.symbol()),
+        open_style,
+    )];
+    for (n, state, word, style) in [
+        (
+            acked,
+            DiscrepancyState::Acknowledged,
+            "ack",
+            theme.widget.acknowledged,
+        ),
+        (
+            explained,
+            DiscrepancyState::Explained,
+            "explained",
+            theme.widget.explained,
+        ),
+    ] {
+        if n > 0 {
+            spans.push(Span::styled(" · ", theme.base.muted));
+            spans.push(Span::styled(
+                format!("{} {n} {word}", state.symbol()),
+                style,
+            ));
+        }
+    }
+    spans
+}
+
+/// The state of `d` as symbol and word: `● open`, `⇄ explained`, `✓ acknowledged`; a
+/// snoozed acknowledgement says until when, in full (`✓ acknowledged, snoozed until 12:00
+/// UTC`) or compact (`✓ snoozed 12:00`). The date is added when it is not today's.
+pub fn state_label(d: &BalanceDiscrepancy, now: DateTime<Utc>, full: bool) -> String {
+    let state = d.state();
+    let until = d
+        .acknowledgement
+        .as_ref()
+        .and_then(|a| a.expires_at)
+        .filter(|_| state == DiscrepancyState::Acknowledged);
+    match until {
+        None => format!("{} {}", state.symbol(), state.as_str()),
+        Some(t) => {
+            let at = if t.date_naive() == now.date_naive() {
+                t.format("%H:%M")
+            } else {
+                t.format("%b %d %H:%M")
+            };
+            if full {
+                format!(
+                    "{} {}, snoozed until {at} UTC",
+                    state.symbol(),
+                    state.as_str()
+                )
+            } else {
+                format!("{} snoozed {at}", state.symbol())
+            }
+        }
+    }
+}
+
+/// Which columns the panel shows, and how wide the variable ones are.
+struct Columns {
+    id: usize,
+    kind: bool,
+    difference: usize,
+    /// Width of the expected and residual columns, when any line has expectations.
+    declared: Option<(usize, usize)>,
+    relative: bool,
+    age: bool,
+    state: usize,
+    full_state: bool,
+    /// The note's width (what is left), when shown.
+    note: Option<usize>,
+}
+
+const SEVERITY_W: usize = 10;
+const KIND_W: usize = 19;
+const RELATIVE_W: usize = 9;
+const AGE_W: usize = 6;
+/// The note takes what is left, but is only shown with at least this much.
+const NOTE_MIN: usize = 16;
+/// Room the note claims before the kind column is added.
+const NOTE_MAX: usize = 40;
+
+impl Columns {
+    /// Fits the columns into `width`: severity, id, amounts and state always; then, while
+    /// they fit, relative, age, the note, the full state wording, room for the whole note
+    /// and the kind.
+    fn fit(app: &App, width: usize) -> Self {
+        let lines = &app.discrepancies;
+        let widest = |f: &dyn Fn(&DiscrepancyLine) -> usize, min: usize| {
+            lines.iter().map(f).max().unwrap_or(0).max(min)
+        };
+        let len = |s: &str| s.chars().count();
+        let declared = lines.iter().any(|l| l.expected.is_some()).then(|| {
+            (
+                widest(&|l| l.expected.as_deref().map_or(0, len), 8),
+                widest(&|l| l.residual.as_deref().map_or(0, len), 8),
+            )
+        });
+        let state = |full| widest(&|l| len(&state_label(&l.discrepancy, app.now, full)), 5);
+        let mut c = Self {
+            id: widest(&|l| len(l.discrepancy.id.as_str()), 11).min(32),
+            kind: false,
+            difference: widest(&|l| len(&l.difference), 10),
+            declared,
+            relative: false,
+            age: false,
+            state: state(false),
+            full_state: false,
+            note: None,
+        };
+        // The highlight symbol takes two columns.
+        let avail = width.saturating_sub(2);
+        // Amounts and the state are never cut: the id gives way (visibly), to at least
+        // ten columns while that is enough, and further only when it is not.
+        if c.used() > avail {
+            let over = c.used() - avail;
+            let floor = if c.used() - c.id.saturating_sub(10) <= avail {
+                10
+            } else {
+                1
+            };
+            c.id = c.id.saturating_sub(over).max(floor);
+        }
+        let full = state(true);
+        let note_want =
+            widest(&|l| note(&l.discrepancy).map_or(0, |n| len(&n)), NOTE_MIN).min(NOTE_MAX);
+        let upgrades: [&dyn Fn(&mut Self); 6] = [
+            &|c| c.relative = true,
+            &|c| c.age = true,
+            &|c| c.note = Some(NOTE_MIN),
+            &|c| {
+                c.full_state = true;
+                c.state = full;
+            },
+            &|c| c.note = c.note.map(|_| note_want),
+            &|c| c.kind = true,
+        ];
+        for upgrade in upgrades {
+            let mut next = Self { ..c };
+            upgrade(&mut next);
+            if next.used() <= avail {
+                c = next;
+            }
+        }
+        let spare = avail.saturating_sub(c.used());
+        if let Some(w) = &mut c.note {
+            *w += spare;
+        }
+        c
+    }
+
+    /// Columns taken, with one space between columns (the note counted at its minimum).
+    fn used(&self) -> usize {
+        let mut widths = vec![SEVERITY_W, self.id, self.difference, self.state];
+        if let Some((e, r)) = self.declared {
+            widths.extend([e, r]);
+        }
+        for (on, w) in [
+            (self.kind, KIND_W),
+            (self.relative, RELATIVE_W),
+            (self.age, AGE_W),
+            (self.note.is_some(), self.note.unwrap_or(0)),
+        ] {
+            if on {
+                widths.push(w);
+            }
+        }
+        widths.iter().sum::<usize>() + widths.len().saturating_sub(1)
+    }
+}
 
 /// Draws the discrepancy list.
 pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let theme = app.theme();
-    let open = app
-        .discrepancies
-        .iter()
-        .filter(|l| !l.discrepancy.is_acknowledged())
-        .count();
-    let acked = app.discrepancies.len() - open;
-    let block = panel_block(
-        app,
-        Panel::Discrepancies,
-        vec![Span::raw(format!(
-            "Discrepancies {open} open · {acked} acknowledged"
-        ))],
-    );
+    let counts = state_counts(app.discrepancies.iter().map(|l| l.state));
+    let mut title = vec![Span::raw("Discrepancies ")];
+    title.extend(state_count_spans(app, counts));
+    let block = panel_block(app, Panel::Discrepancies, title);
     let inner = block.inner(area);
     frame.render_widget(block, area);
     if app.discrepancies.is_empty() {
@@ -41,50 +233,49 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
             theme.base.muted
         };
         frame.render_widget(
-            Paragraph::new(msg).style(style).wrap(Wrap { trim: false }),
+            Paragraph::new(msg)
+                .style(theme.on_base(style))
+                .wrap(Wrap { trim: false }),
             inner,
         );
         return;
     }
-    let wide = inner.width >= KIND_FROM;
-    let id_w = app
-        .discrepancies
-        .iter()
-        .map(|l| l.discrepancy.id.as_str().chars().count())
-        .max()
-        .unwrap_or(10)
-        .clamp(10, 32);
-    let diff_w = app
-        .discrepancies
-        .first()
-        .map_or(10, |l| l.difference.chars().count())
-        .clamp(10, 24);
+    let c = Columns::fit(app, usize::from(inner.width));
     let right = |s: &'static str| Cell::from(Line::from(s).alignment(Alignment::Right));
+    let len = |w: usize| Constraint::Length(u16::try_from(w).unwrap_or(u16::MAX));
     let mut header = vec![Cell::from("severity"), Cell::from("discrepancy")];
-    let mut widths = vec![Constraint::Length(10), Constraint::Length(id_w as u16)];
-    if wide {
+    let mut widths = vec![len(SEVERITY_W), len(c.id)];
+    if c.kind {
         header.push(Cell::from("kind"));
-        widths.push(Constraint::Length(19));
+        widths.push(len(KIND_W));
     }
-    header.extend([
-        right("difference"),
-        right("relative"),
-        right("age"),
-        Cell::from("acknowledged"),
-    ]);
-    widths.extend([
-        Constraint::Length(diff_w as u16),
-        Constraint::Length(9),
-        Constraint::Length(6),
-        Constraint::Fill(1),
-    ]);
+    header.push(right("difference"));
+    widths.push(len(c.difference));
+    if let Some((e, r)) = c.declared {
+        header.extend([right("expected"), right("residual")]);
+        widths.extend([len(e), len(r)]);
+    }
+    if c.relative {
+        header.push(right("relative"));
+        widths.push(len(RELATIVE_W));
+    }
+    if c.age {
+        header.push(right("age"));
+        widths.push(len(AGE_W));
+    }
+    header.push(Cell::from("state"));
+    widths.push(len(c.state));
+    if let Some(w) = c.note {
+        header.push(Cell::from("by: note"));
+        widths.push(len(w));
+    }
 
     let height = usize::from(inner.height.saturating_sub(1));
     let start = app.discrepancy_cursor.offset.min(app.discrepancies.len());
     let end = (start + height).min(app.discrepancies.len());
     let rows: Vec<Row> = app.discrepancies[start..end]
         .iter()
-        .map(|l| row(app, l, wide, diff_w))
+        .map(|l| row(app, l, &c))
         .collect();
     let focused = app.focus == Panel::Discrepancies;
     let mut state = TableState::default()
@@ -92,6 +283,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let table = Table::new(rows, widths)
         .header(Row::new(header).style(theme.base.muted))
         .column_spacing(1)
+        .style(theme.base.text)
         .row_highlight_style(theme.base.selected)
         .highlight_symbol("▶ ")
         .highlight_spacing(HighlightSpacing::Always);
@@ -132,39 +324,71 @@ fn empty_message(report: Option<&ReconciliationReport>) -> (String, bool) {
     }
 }
 
-fn row<'a>(app: &App, l: &'a DiscrepancyLine, wide: bool, diff_w: usize) -> Row<'a> {
+fn row<'a>(app: &App, l: &'a DiscrepancyLine, c: &Columns) -> Row<'a> {
     let theme = app.theme();
     let d = &l.discrepancy;
-    let acked = d.acknowledgement.as_ref();
-    let text = if acked.is_some() {
-        theme.widget.acknowledged
-    } else {
-        theme.base.text
+    let text = theme.discrepancy_state(l.state);
+    let right = |s: String, style: Style| {
+        Cell::from(Line::from(Span::styled(s, style)).alignment(Alignment::Right))
     };
-    let right =
-        |s: String| Cell::from(Line::from(Span::styled(s, text)).alignment(Alignment::Right));
     let mut cells = vec![
         Cell::from(Span::styled(
             severity_label(d.severity),
             theme.severity(d.severity),
         )),
-        Cell::from(Span::styled(d.id.as_str(), text)),
+        Cell::from(Span::styled(fit(d.id.as_str(), c.id), text)),
     ];
-    if wide {
+    if c.kind {
         cells.push(Cell::from(Span::styled(d.kind.as_str(), text)));
     }
-    cells.push(right(fit(&l.difference, diff_w)));
-    cells.push(right(l.relative.clone()));
-    cells.push(right(age((app.now - d.opened_at).num_seconds())));
-    cells.push(match acked {
-        Some(a) if a.note.is_empty() => {
-            Cell::from(Span::styled(format!("✓ {}", escape_controls(&a.by)), text))
+    // Widths were taken from these very strings: nothing here is cut.
+    cells.push(right(l.difference.clone(), text));
+    if c.declared.is_some() {
+        for amount in [&l.expected, &l.residual] {
+            cells.push(match amount {
+                Some(a) => right(a.clone(), text),
+                None => right("—".into(), theme.base.muted),
+            });
         }
-        Some(a) => Cell::from(Span::styled(
-            format!("✓ {}: {}", escape_controls(&a.by), escape_controls(&a.note)),
-            text,
-        )),
-        None => Cell::from(Span::styled("—", theme.base.muted)),
-    });
+    }
+    if c.relative {
+        cells.push(right(l.relative.clone(), text));
+    }
+    if c.age {
+        cells.push(right(age((app.now - d.opened_at).num_seconds()), text));
+    }
+    cells.push(Cell::from(Span::styled(
+        state_label(d, app.now, c.full_state),
+        text,
+    )));
+    if let Some(w) = c.note {
+        cells.push(match note(d) {
+            // A note may be cut, visibly; amounts never are.
+            Some(n) => Cell::from(Span::styled(fit(&n, w), text)),
+            None => Cell::from(Span::styled("—", theme.base.muted)),
+        });
+    }
     Row::new(cells)
+}
+
+/// Who acknowledged it and why, then each expectation's number, author and note.
+fn note(d: &BalanceDiscrepancy) -> Option<String> {
+    let who = |by: &str, note: &str| {
+        if note.is_empty() {
+            escape_controls(by).into_owned()
+        } else {
+            format!("{}: {}", escape_controls(by), escape_controls(note))
+        }
+    };
+    let mut parts: Vec<String> = d
+        .acknowledgement
+        .iter()
+        .map(|a| who(&a.by, &a.note))
+        .collect();
+    parts.extend(
+        d.expected
+            .iter()
+            .map(|e| format!("#{} {}", e.id, who(&e.by, &e.note))),
+    );
+    (!parts.is_empty()).then(|| parts.join(" · "))
 }

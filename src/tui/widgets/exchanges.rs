@@ -29,7 +29,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     frame.render_widget(block, area);
     let Some(report) = report else {
         frame.render_widget(
-            Paragraph::new(" waiting for the first cycle…").style(theme.base.muted),
+            Paragraph::new(" waiting for the first cycle…").style(theme.on_base(theme.base.muted)),
             inner,
         );
         return;
@@ -46,7 +46,10 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         "  {:<name_w$} {:<STATUS_W$} {:>8} {:>5}  {:<9} {:<9} coverage / error",
         "exchange", "status", "latency", "tries", "circuit", "last ok"
     );
-    frame.render_widget(Paragraph::new(heading).style(theme.base.muted), head);
+    frame.render_widget(
+        Paragraph::new(heading).style(theme.on_base(theme.base.muted)),
+        head,
+    );
 
     let focused = app.focus == Panel::Exchanges;
     let items: Vec<ListItem> = report
@@ -58,6 +61,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         .with_offset(app.exchanges.offset)
         .with_selected(focused.then_some(app.exchanges.selected));
     let list = List::new(items)
+        .style(theme.base.text)
         .highlight_style(theme.base.selected)
         .highlight_symbol("▶ ")
         .highlight_spacing(HighlightSpacing::Always);

@@ -21,10 +21,12 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let right = format!("theme {} · {} ", theme.name, app.user);
     // The key hints come first; theme and user only where they do not cover one.
     let fits = keys.width() + right.chars().count() < usize::from(area.width);
-    frame.render_widget(Paragraph::new(keys), area);
+    frame.render_widget(Paragraph::new(keys).style(theme.base.text), area);
     if fits {
         frame.render_widget(
-            Paragraph::new(Span::styled(right, theme.base.muted)).alignment(Alignment::Right),
+            Paragraph::new(Span::styled(right, theme.base.muted))
+                .style(theme.base.text)
+                .alignment(Alignment::Right),
             area,
         );
     }

@@ -1,11 +1,15 @@
-//! The two header lines: overall status, last cycle, latency, countdown, loop state and
-//! spinner; then engine/ledger errors, the last notice, or a one-line summary.
+//! The two header lines: overall status, the discrepancies in each state (`● 3 open · ✓ 1
+//! ack · ⇄ 2 explained`), last cycle, latency, countdown, loop state and spinner; then
+//! engine/ledger errors, the last notice, or a one-line summary. Only open discrepancies
+//! drive the status and the worst severity shown: acknowledged and explained ones are
+//! counted, never alarmed about.
 
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
+use super::discrepancies::{state_count_spans, state_counts};
 use super::{field, severity_label, status_label};
 use crate::domain::escape_controls;
 use crate::tui::app::App;
@@ -24,7 +28,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         status_line(app, compact, usize::from(area.width)),
         notice_line(app),
     ];
-    frame.render_widget(Paragraph::new(lines), area);
+    frame.render_widget(Paragraph::new(lines).style(app.theme().base.text), area);
 }
 
 /// One item of the status line and how readily it is dropped when the line is too
@@ -50,10 +54,10 @@ impl Item {
     }
 }
 
-/// The status line in groups (`│` between groups, `joiner` within): status, last cycle,
-/// countdown, loop state. When the line is wider than the terminal the least important
-/// items go first (worst severity, latency, the title, the last cycle time, the
-/// countdown), so the loop state and spinner are always on screen.
+/// The status line in groups (`│` between groups, `joiner` within): status, counts per
+/// state, last cycle, countdown, loop state. When the line is wider than the terminal the
+/// least important items go first (latency, the last cycle time, the title, the worst
+/// severity, the countdown, the counts), so the loop state and spinner are always on screen.
 fn status_line(app: &App, compact: bool, width: usize) -> Line<'static> {
     let theme = app.theme();
     let view = &app.view;
@@ -68,19 +72,26 @@ fn status_line(app: &App, compact: bool, width: usize) -> Line<'static> {
             [Span::styled(status_label(status), theme.status(status))],
         ),
     ];
-    if let Some(worst) = report.and_then(|r| r.worst_severity) {
+    // From the open discrepancies themselves, so an acknowledged or explained one can
+    // never colour the header.
+    if let Some(worst) = report.and_then(|r| r.open().map(|d| d.severity).max()) {
         overall.push(Item::new(
-            1,
+            4,
             [
                 Span::styled(" worst ", theme.base.muted),
                 Span::styled(severity_label(worst), theme.severity(worst)),
             ],
         ));
     }
+    let mut states = Vec::new();
+    if let Some(r) = report {
+        let counts = state_counts(r.discrepancies.iter().map(|d| d.state()));
+        states.push(Item::new(6, state_count_spans(app, counts)));
+    }
     let mut last = Vec::new();
     if let Some(r) = report {
         last.push(Item::new(
-            4,
+            2,
             field(
                 app,
                 label("last ", ""),
@@ -89,7 +100,7 @@ fn status_line(app: &App, compact: bool, width: usize) -> Line<'static> {
             ),
         ));
         last.push(Item::new(
-            2,
+            1,
             field(
                 app,
                 label("cycle ", ""),
@@ -141,6 +152,7 @@ fn status_line(app: &App, compact: bool, width: usize) -> Line<'static> {
     }
     let mut groups = [
         (overall, ""),
+        (states, ""),
         (last, label(" │ ", " · ")),
         (next, ""),
         (state, ""),
@@ -222,21 +234,20 @@ fn summary(app: &App) -> String {
         .iter()
         .filter(|e| e.status != crate::engine::ExchangeStatus::Ok)
         .count();
-    let acked = r
-        .discrepancies
-        .iter()
-        .filter(|d| d.is_acknowledged())
-        .count();
     let failed = if failed > 0 {
         format!(" ({failed} failed)")
     } else {
         String::new()
     };
+    // The counts per state are on the status line.
     format!(
-        "cycle #{} · {} exchanges{failed} · {} balances · {} open, {acked} acknowledged discrepancies",
+        "cycle #{} · {} exchanges{failed} · {} balances · {} discrepancies",
         r.id,
         r.exchanges.len(),
-        app.balances.iter().filter(|b| b.unavailable.is_none()).count(),
-        r.discrepancies.len() - acked,
+        app.balances
+            .iter()
+            .filter(|b| b.unavailable.is_none())
+            .count(),
+        r.discrepancies.len(),
     )
 }

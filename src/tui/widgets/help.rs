@@ -25,8 +25,8 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     frame.render_widget(block, popup);
     let [l, r] =
         Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(inner);
-    frame.render_widget(Paragraph::new(left), l);
-    frame.render_widget(Paragraph::new(right), r);
+    frame.render_widget(Paragraph::new(left).style(theme.base.text), l);
+    frame.render_widget(Paragraph::new(right).style(theme.base.text), r);
 }
 
 fn section(app: &App, modes: &[Mode]) -> Vec<Line<'static>> {

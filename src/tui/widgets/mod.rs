@@ -27,6 +27,7 @@ pub fn panel_block<'a>(app: &App, panel: Panel, title: Vec<Span<'a>>) -> Block<'
     spans.extend(title);
     spans.push(Span::raw(" "));
     Block::bordered()
+        .style(theme.base.text)
         .border_type(if focused {
             BorderType::Thick
         } else {

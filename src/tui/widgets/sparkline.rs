@@ -24,13 +24,14 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         _ => "Cycle latency".to_string(),
     };
     let block = ratatui::widgets::Block::bordered()
+        .style(theme.base.text)
         .border_style(theme.block(false))
         .title(Span::styled(format!(" {title} "), theme.base.title));
     let inner = block.inner(area);
     frame.render_widget(block, area);
     if history.is_empty() {
         frame.render_widget(
-            Paragraph::new(" no cycles yet").style(theme.base.muted),
+            Paragraph::new(" no cycles yet").style(theme.on_base(theme.base.muted)),
             inner,
         );
         return;
@@ -39,7 +40,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     frame.render_widget(
         Sparkline::default()
             .data(shown)
-            .style(theme.widget.sparkline),
+            .style(theme.on_base(theme.widget.sparkline)),
         inner,
     );
 }
