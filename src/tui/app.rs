@@ -309,6 +309,15 @@ impl App {
             .map(|l| &l.discrepancy)
     }
 
+    /// The selected exchange, in screen order (failures first).
+    pub fn selected_exchange(&self) -> Option<&crate::engine::report::ExchangeReport> {
+        let report = self.view.report.as_deref()?;
+        let order = super::widgets::exchanges::exchange_order(report);
+        order
+            .get(self.exchanges.selected)
+            .and_then(|&i| report.exchanges.get(i))
+    }
+
     /// Rows a panel shows at once at the current size.
     pub fn page(&self, panel: Panel) -> usize {
         ui::visible_rows(self, panel).max(1)

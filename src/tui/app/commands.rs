@@ -76,7 +76,23 @@ impl App {
                 self.filter_changed();
             }
             (Mode::Help, Command::CloseHelp) => self.mode = Mode::Normal,
-            (Mode::Normal, c) => return self.normal(c),
+            (Mode::Normal, c) => {
+                let effect = self.normal(c);
+                if matches!(
+                    c,
+                    Command::Up
+                        | Command::Down
+                        | Command::PageUp
+                        | Command::PageDown
+                        | Command::Top
+                        | Command::Bottom
+                        | Command::FocusNext
+                        | Command::FocusPrev
+                ) {
+                    self.selection_seen();
+                }
+                return effect;
+            }
             _ => {}
         }
         None
@@ -136,6 +152,27 @@ impl App {
             | Command::Quit => {}
         }
         None
+    }
+
+    /// A NEW line (or exchange) the person moved onto has been seen.
+    pub(super) fn selection_seen(&mut self) {
+        match self.focus {
+            Panel::Discrepancies => {
+                if let Some(id) = self
+                    .discrepancies
+                    .get(self.discrepancy_cursor.selected)
+                    .map(|l| l.discrepancy.id.clone())
+                {
+                    self.news.seen_discrepancy(&id);
+                }
+            }
+            Panel::Exchanges => {
+                if let Some(name) = self.selected_exchange().map(|e| e.name.clone()) {
+                    self.news.seen_exchange(&name);
+                }
+            }
+            Panel::Balances | Panel::Audit => {}
+        }
     }
 
     fn move_by(&mut self, delta: isize) -> Option<Effect> {

@@ -18,6 +18,7 @@ use super::{fit, panel_block, severity_label};
 use crate::domain::{escape_controls, BalanceDiscrepancy, DiscrepancyState};
 use crate::engine::{ExchangeStatus, ReconciliationReport};
 use crate::tui::app::{App, Panel};
+use crate::tui::names;
 use crate::tui::rows::{age, DiscrepancyLine};
 
 /// How many discrepancies are in each state: open, acknowledged, explained.
@@ -105,6 +106,8 @@ pub fn state_label(d: &BalanceDiscrepancy, now: DateTime<Utc>, full: bool) -> St
 
 /// Which columns the panel shows, and how wide the variable ones are.
 struct Columns {
+    /// A NEW column, while any line carries the mark.
+    new: bool,
     id: usize,
     kind: bool,
     difference: usize,
@@ -119,6 +122,7 @@ struct Columns {
 }
 
 const SEVERITY_W: usize = 10;
+const NEW_W: usize = 3;
 const KIND_W: usize = 19;
 const RELATIVE_W: usize = 9;
 const AGE_W: usize = 6;
@@ -145,6 +149,7 @@ impl Columns {
         });
         let state = |full| widest(&|l| len(&state_label(&l.discrepancy, app.now, full)), 5);
         let mut c = Self {
+            new: lines.iter().any(|l| app.news.is_new(&l.discrepancy.id)),
             id: widest(&|l| len(l.discrepancy.id.as_str()), 11).min(32),
             kind: false,
             difference: widest(&|l| len(&l.difference), 10),
@@ -199,6 +204,9 @@ impl Columns {
     /// Columns taken, with one space between columns (the note counted at its minimum).
     fn used(&self) -> usize {
         let mut widths = vec![SEVERITY_W, self.id, self.difference, self.state];
+        if self.new {
+            widths.push(NEW_W);
+        }
         if let Some((e, r)) = self.declared {
             widths.extend([e, r]);
         }
@@ -243,8 +251,14 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let c = Columns::fit(app, usize::from(inner.width));
     let right = |s: &'static str| Cell::from(Line::from(s).alignment(Alignment::Right));
     let len = |w: usize| Constraint::Length(u16::try_from(w).unwrap_or(u16::MAX));
-    let mut header = vec![Cell::from("severity"), Cell::from("discrepancy")];
-    let mut widths = vec![len(SEVERITY_W), len(c.id)];
+    let mut header = Vec::new();
+    let mut widths = Vec::new();
+    if c.new {
+        header.push(Cell::from(""));
+        widths.push(len(NEW_W));
+    }
+    header.extend([Cell::from("severity"), Cell::from("discrepancy")]);
+    widths.extend([len(SEVERITY_W), len(c.id)]);
     if c.kind {
         header.push(Cell::from("kind"));
         widths.push(len(KIND_W));
@@ -331,13 +345,25 @@ fn row<'a>(app: &App, l: &'a DiscrepancyLine, c: &Columns) -> Row<'a> {
     let right = |s: String, style: Style| {
         Cell::from(Line::from(Span::styled(s, style)).alignment(Alignment::Right))
     };
-    let mut cells = vec![
+    let mut cells = Vec::new();
+    if c.new {
+        cells.push(if app.news.is_new(&d.id) {
+            Cell::from(Span::styled("NEW", theme.base.error))
+        } else {
+            Cell::from("")
+        });
+    }
+    cells.extend([
         Cell::from(Span::styled(
             severity_label(d.severity),
             theme.severity(d.severity),
         )),
-        Cell::from(Span::styled(fit(d.id.as_str(), c.id), text)),
-    ];
+        // The venue gives way in its middle; the asset is what the line is about.
+        Cell::from(Span::styled(
+            names::id(d.exchange.as_str(), d.asset.as_str(), c.id),
+            text,
+        )),
+    ]);
     if c.kind {
         cells.push(Cell::from(Span::styled(d.kind.as_str(), text)));
     }
