@@ -195,6 +195,11 @@ pub fn wrap_words(text: &str, cols: usize) -> Vec<String> {
     lines
 }
 
+/// How long before `app.now` `t` was, e.g. `4s ago`, `2m10s ago`.
+fn ago(app: &App, t: chrono::DateTime<chrono::Utc>) -> String {
+    format!("{} ago", age((app.now - t).num_seconds()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::wrap_words;
@@ -208,9 +213,4 @@ mod tests {
         assert_eq!(wrap_words("abcdefghij", 4), ["abcd", "efgh", "ij"]);
         assert_eq!(wrap_words("", 4), [""]);
     }
-}
-
-/// How long before `app.now` `t` was, e.g. `4s ago`, `2m10s ago`.
-fn ago(app: &App, t: chrono::DateTime<chrono::Utc>) -> String {
-    format!("{} ago", age((app.now - t).num_seconds()))
 }
