@@ -261,6 +261,9 @@ fn the_filter_narrows_rows_and_esc_clears_it() {
     let mut app = app();
     let all = app.visible.len();
     assert_eq!(all, 10);
+    // `/` filters the focused panel: the balances.
+    press(&mut app, KeyCode::BackTab);
+    assert_eq!(app.focus, Panel::Balances);
     press(&mut app, KeyCode::Char('/'));
     assert_eq!(app.mode(), Mode::Filter);
     typed(&mut app, "USD");

@@ -175,3 +175,220 @@ fn long_venue_names_keep_their_asset_visible() {
         "{s}"
     );
 }
+
+fn key(app: &mut App, c: char) -> Option<recon::tui::Effect> {
+    use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
+    let event = Event::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
+    let action = recon::tui::keys::to_action(app, &event)?;
+    app.update(action)
+}
+
+fn ids(app: &App) -> Vec<String> {
+    app.discrepancies
+        .iter()
+        .map(|l| l.discrepancy.id.to_string())
+        .collect()
+}
+
+#[test]
+fn s_sorts_by_each_key_keeping_open_lines_first() {
+    let mut app = fixtures::app("default", 120, 40);
+    assert_eq!(
+        ids(&app),
+        [
+            "coinbase-main:BTC",
+            "dydx-perps:BTC-USD",
+            "coinbase-main:SOL",
+            "coinbase-main:LINK",
+            "coinbase-main:DOGE"
+        ]
+    );
+    key(&mut app, 's');
+    assert_eq!(
+        app.notice.as_ref().unwrap().text,
+        "discrepancies by |difference|"
+    );
+    assert_eq!(
+        ids(&app),
+        [
+            "coinbase-main:SOL",
+            "coinbase-main:LINK",
+            "coinbase-main:BTC",
+            "dydx-perps:BTC-USD",
+            "coinbase-main:DOGE"
+        ],
+        "the acknowledged 1500 stays below the open ones"
+    );
+    key(&mut app, 's');
+    assert_eq!(ids(&app)[0], "coinbase-main:LINK", "oldest first (2 days)");
+    key(&mut app, 's');
+    key(&mut app, 's');
+    assert_eq!(app.sort.label(), "asset");
+    assert_eq!(ids(&app)[..2], ["coinbase-main:BTC", "dydx-perps:BTC-USD"]);
+    key(&mut app, 's');
+    assert_eq!(app.sort, recon::tui::triage::SortKey::Severity);
+}
+
+#[test]
+fn severity_keys_words_and_hide_ok_narrow_the_lists() {
+    let mut app = fixtures::app("default", 120, 40);
+    key(&mut app, '4');
+    assert_eq!(ids(&app), ["coinbase-main:BTC", "coinbase-main:DOGE"]);
+    assert!(app.visible.iter().all(|&i| app.balances[i]
+        .discrepancy
+        .is_some_and(|(s, _)| s == DiscrepancySeverity::Critical)));
+    key(&mut app, '4');
+    assert_eq!(app.discrepancies.len(), 5, "the same key clears it");
+    // `/` in the discrepancies: words AND-ed, sev:high is a minimum.
+    key(&mut app, '/');
+    for c in "coinbase sev:high".chars() {
+        key(&mut app, c);
+    }
+    assert_eq!(ids(&app), ["coinbase-main:BTC", "coinbase-main:DOGE"]);
+    assert_eq!(app.visible.len(), 10, "the balances are not filtered by it");
+    let s = screen(&app);
+    assert!(s.contains("2 of 5"), "{s}");
+    // Esc clears the text and keeps the selected line.
+    key(&mut app, 'x');
+    app.update(Action::Command(Command::Cancel));
+    assert_eq!(app.discrepancies.len(), 5);
+    // `o` hides balances that match, never unknown ones.
+    let all = app.visible.len();
+    key(&mut app, 'o');
+    let shown = app.visible.len();
+    assert!(shown < all, "{shown} of {all}");
+    assert!(app.visible.iter().all(|&i| {
+        let l = &app.balances[i];
+        l.discrepancy.is_some() || l.unavailable.is_some() || l.uncompared.is_some()
+    }));
+    key(&mut app, 'o');
+    assert_eq!(app.visible.len(), all);
+}
+
+#[test]
+fn n_and_shift_n_jump_to_critical_lines_and_wrap() {
+    let mut app = fixtures::app("default", 120, 40);
+    assert_eq!(app.focus, Panel::Discrepancies);
+    assert_eq!(app.discrepancy_cursor.selected, 0);
+    // BTC is the only counted critical: n wraps back onto it.
+    key(&mut app, 'j');
+    key(&mut app, 'n');
+    assert_eq!(
+        app.selected_discrepancy().unwrap().id.as_str(),
+        "coinbase-main:BTC"
+    );
+    key(&mut app, 'N');
+    assert_eq!(
+        app.selected_discrepancy().unwrap().id.as_str(),
+        "coinbase-main:BTC"
+    );
+    // In the exchanges panel, n finds the failed one.
+    app.update(Action::Command(Command::FocusPrev));
+    app.update(Action::Command(Command::FocusPrev));
+    key(&mut app, 'j');
+    key(&mut app, 'n');
+    assert_eq!(
+        app.selected_exchange().unwrap().name.as_str(),
+        "exchange-prime"
+    );
+}
+
+#[test]
+fn acknowledging_keeps_the_cursor_on_its_row_and_high_ones_need_a_note() {
+    use recon::tui::Effect;
+    let mut app = fixtures::app("default", 120, 40);
+    key(&mut app, 'a');
+    // A critical one without a note is refused in place.
+    assert_eq!(app.update(Action::Command(Command::Confirm)), None);
+    assert_eq!(
+        app.notice.as_ref().unwrap().text,
+        "a critical discrepancy needs a note to be acknowledged"
+    );
+    for c in "recount".chars() {
+        key(&mut app, c);
+    }
+    let Some(Effect::Acknowledge { .. }) = app.update(Action::Command(Command::Confirm)) else {
+        panic!("with a note it is recorded");
+    };
+    // The engine's view comes back with BTC acknowledged: it moves below the open lines,
+    // and the cursor stays on the first row, now the next open line.
+    let mut report = fixtures::report();
+    report.discrepancies[0].acknowledgement = Some(recon::domain::Acknowledgement {
+        by: "alice".into(),
+        note: "recount".into(),
+        at: fixtures::now(),
+        difference: report.discrepancies[0].difference,
+        expires_at: None,
+    });
+    let view = fixtures::view(Some(report));
+    app.update(Action::Engine(Arc::new(view), fixtures::now()));
+    assert_eq!(app.discrepancy_cursor.selected, 0);
+    assert_eq!(
+        app.selected_discrepancy().unwrap().id.as_str(),
+        "dydx-perps:BTC-USD"
+    );
+    // Without the requirement an empty note is fine.
+    let mut app = fixtures::app("default", 120, 40);
+    app.require_ack_note = false;
+    key(&mut app, 'a');
+    assert!(matches!(
+        app.update(Action::Command(Command::Confirm)),
+        Some(Effect::Acknowledge { .. })
+    ));
+}
+
+#[test]
+fn u_withdraws_an_acknowledgement_and_refuses_on_an_open_line() {
+    use recon::tui::Effect;
+    let mut app = fixtures::app("default", 120, 40);
+    assert_eq!(key(&mut app, 'u'), None);
+    assert_eq!(
+        app.notice.as_ref().unwrap().text,
+        "coinbase-main:BTC is not acknowledged"
+    );
+    app.update(Action::Command(Command::Bottom));
+    assert_eq!(
+        key(&mut app, 'u'),
+        Some(Effect::Withdraw {
+            exchange: recon::domain::ExchangeName::new("coinbase-main"),
+            asset: recon::domain::Asset::parse("DOGE").unwrap(),
+            by: "alice".into(),
+        })
+    );
+}
+
+#[test]
+fn z_zooms_the_focused_panel_and_y_copies_the_selected_id() {
+    let mut app = fixtures::app("default", 80, 24);
+    key(&mut app, 'z');
+    let s = screen(&app);
+    assert!(s.contains("Discrepancies"), "{s}");
+    assert!(!s.contains("Balances"), "{s}");
+    assert!(!s.contains("Exchanges"), "{s}");
+    key(&mut app, 'z');
+    assert!(screen(&app).contains("Balances"));
+    key(&mut app, 'y');
+    assert_eq!(app.clipboard.as_deref(), Some("coinbase-main:BTC"));
+    assert_eq!(
+        app.notice.as_ref().unwrap().text,
+        "copied coinbase-main:BTC"
+    );
+}
+
+#[test]
+fn at_80x24_the_discrepancies_keep_five_rows() {
+    let app = fixtures::app("default", 80, 24);
+    let s = screen(&app);
+    for id in [
+        "coinbase-main:BTC",
+        "dydx-perps:BTC-USD",
+        "coinbase-main:SOL",
+        "coinbase-main:LINK",
+        "coinbase-main:DOGE",
+    ] {
+        assert!(
+            s.lines().any(|l| l.starts_with('┃') && l.contains(id)),
+            "{id} not visible:\n{s}"
+        );
+    }
+}

@@ -18,6 +18,7 @@ use super::keys::{Command, Mode};
 use super::news::News;
 use super::rows::{balance_lines, discrepancy_lines, BalanceLine, DiscrepancyLine};
 use super::theme::Theme;
+use super::triage::{compare, Query, SortKey};
 use super::ui;
 use crate::domain::{
     Asset, BalanceDiscrepancy, DiscrepancyId, DiscrepancySeverity, ExchangeName, Expectation,
@@ -58,6 +59,13 @@ pub enum Action {
         /// What was acknowledged.
         id: DiscrepancyId,
         /// The updated discrepancy.
+        result: Result<Box<BalanceDiscrepancy>, Arc<ReconciliationError>>,
+    },
+    /// An acknowledgement was withdrawn, or not.
+    Withdrawn {
+        /// The discrepancy.
+        id: DiscrepancyId,
+        /// It, counted again.
         result: Result<Box<BalanceDiscrepancy>, Arc<ReconciliationError>>,
     },
     /// An expectation was declared, or not.
@@ -210,6 +218,25 @@ pub struct App {
     /// The engine is gone (its task ended or crashed). Sticky: no notice, tick or later
     /// view clears it, so a frozen report is never shown under "RUNNING".
     pub engine_stopped: bool,
+    /// Every discrepancy of the report, before the filter and the sort key.
+    pub all_discrepancies: Vec<DiscrepancyLine>,
+    /// The panel the filter text applies to (where `/` was pressed).
+    pub filter_panel: Panel,
+    /// Discrepancy order (`s`).
+    pub sort: SortKey,
+    /// Only lines at least this severe (`1`–`4`; the same key again clears it).
+    pub min_severity: Option<DiscrepancySeverity>,
+    /// Balances that match (`ok`) are hidden (`o`).
+    pub hide_ok: bool,
+    /// High/critical acknowledgements need a note (`[ui] require_ack_note`).
+    pub require_ack_note: bool,
+    /// After `a` + Enter: the acknowledged id and the row it was on, so the cursor stays
+    /// put (on the next open line) when the acknowledged line moves down.
+    pub(crate) keep_row_after_ack: Option<(DiscrepancyId, usize)>,
+    /// The focused panel fills the screen (`z`).
+    pub zoomed: bool,
+    /// Text to put on the clipboard (taken by the loop, sent as OSC 52).
+    pub clipboard: Option<String>,
     /// What reports brought: NEW marks, the bell, the title.
     pub news: News,
     /// Ring the bell on news (`[ui] bell`).
@@ -250,6 +277,15 @@ impl App {
             notice: None,
             user,
             engine_stopped: false,
+            all_discrepancies: Vec::new(),
+            filter_panel: Panel::Balances,
+            sort: SortKey::default(),
+            min_severity: None,
+            hide_ok: false,
+            require_ack_note: true,
+            keep_row_after_ack: None,
+            zoomed: false,
+            clipboard: None,
             news: News::default(),
             bell: true,
             bell_pending: false,
@@ -356,6 +392,7 @@ impl App {
                     return self.audit.refresh();
                 }
                 Err(e) => {
+                    self.keep_row_after_ack = None;
                     self.note_engine_error(&e);
                     // The gap moved between `a` and Enter: say so with the current
                     // figure, which already names the discrepancy.
@@ -365,6 +402,20 @@ impl App {
                         format!("acknowledge {id} failed: {e}")
                     };
                     self.error(text);
+                }
+            },
+            Action::Withdrawn { id, result } => match result {
+                Ok(_) => {
+                    self.info(format!(
+                        "withdrew the acknowledgement of {id}: it counts again"
+                    ));
+                    return self.audit.refresh();
+                }
+                Err(e) => {
+                    self.note_engine_error(&e);
+                    self.error(format!(
+                        "withdrawing the acknowledgement of {id} failed: {e}"
+                    ));
                 }
             },
             Action::Expected { id, result } => match result {
@@ -465,11 +516,11 @@ impl App {
         match self.view.report.clone() {
             Some(report) => {
                 self.balances = balance_lines(&report);
-                self.discrepancies = discrepancy_lines(&report);
+                self.all_discrepancies = discrepancy_lines(&report);
             }
             None => {
                 self.balances.clear();
-                self.discrepancies.clear();
+                self.all_discrepancies.clear();
             }
         }
         self.apply_filter();
@@ -481,7 +532,19 @@ impl App {
                 self.balance_cursor.selected = i;
             }
         }
-        if let Some(id) = kept_discrepancy {
+        let acked_here = self.keep_row_after_ack.as_ref().and_then(|(id, row)| {
+            let acked = self
+                .discrepancies
+                .iter()
+                .any(|l| l.discrepancy.id == *id && l.discrepancy.is_acknowledged());
+            acked.then_some(*row)
+        });
+        if let Some(row) = acked_here {
+            // The acknowledged line moved below the open ones: the row it left now holds
+            // the next line to work on.
+            self.keep_row_after_ack = None;
+            self.discrepancy_cursor.selected = row;
+        } else if let Some(id) = kept_discrepancy {
             if let Some(i) = self
                 .discrepancies
                 .iter()
@@ -500,11 +563,44 @@ impl App {
         Some((l.exchange.clone(), l.asset.clone()))
     }
 
-    fn apply_filter(&mut self) {
-        let f = self.filter.trim().to_lowercase();
+    /// The lines the filter, the severity keys and hide-ok let through; discrepancies in
+    /// the order of the sort key.
+    pub(crate) fn apply_filter(&mut self) {
+        let text = Query::parse(&self.filter);
+        let empty = Query::default();
+        let (balance_q, discrepancy_q) = match self.filter_panel {
+            Panel::Discrepancies => (&empty, &text),
+            _ => (&text, &empty),
+        };
+        let min = self.min_severity;
+        let passes = |q: &Query, fields: &[&str], severity: Option<DiscrepancySeverity>| {
+            q.matches(fields, severity) && min.is_none_or(|m| severity.is_some_and(|s| s >= m))
+        };
         self.visible = (0..self.balances.len())
-            .filter(|&i| self.balances[i].matches(&f))
+            .filter(|&i| {
+                let l = &self.balances[i];
+                let severity = l.discrepancy.map(|(s, _)| s);
+                // A line that is not known is never "ok": it stays.
+                let ok = severity.is_none() && l.unavailable.is_none() && l.uncompared.is_none();
+                !(self.hide_ok && ok) && passes(balance_q, &[&l.exchange, &l.asset], severity)
+            })
             .collect();
+        let mut lines: Vec<DiscrepancyLine> = self
+            .all_discrepancies
+            .iter()
+            .filter(|l| {
+                let d = &l.discrepancy;
+                passes(
+                    discrepancy_q,
+                    &[d.exchange.as_str(), d.asset.as_str(), d.kind.as_str()],
+                    Some(d.severity),
+                )
+            })
+            .cloned()
+            .collect();
+        let key = self.sort;
+        lines.sort_by(|a, b| compare(&a.discrepancy, &b.discrepancy, key));
+        self.discrepancies = lines;
     }
 
     fn clamp_cursors(&mut self) {

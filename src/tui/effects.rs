@@ -37,6 +37,15 @@ pub enum Effect {
         /// Snooze: the acknowledgement lapses this long after it is recorded.
         snooze: Option<TimeDelta>,
     },
+    /// Withdraw the acknowledgement of `exchange:asset`.
+    Withdraw {
+        /// The exchange.
+        exchange: ExchangeName,
+        /// The asset.
+        asset: Asset,
+        /// Who ($USER).
+        by: String,
+    },
     /// Declare a movement in flight on `exchange:asset`.
     Expect {
         /// The exchange.
@@ -101,6 +110,20 @@ pub async fn run(effect: Effect, handle: &ReconciliationHandle) -> Option<Action
                 .acknowledge_until(exchange, asset, by, note, Some(seen), expires_at)
                 .await;
             Some(Action::Acknowledged {
+                id,
+                result: result.map(Box::new).map_err(Arc::new),
+            })
+        }
+        Effect::Withdraw {
+            exchange,
+            asset,
+            by,
+        } => {
+            let id = DiscrepancyId::new(&exchange, &asset);
+            let result = handle
+                .withdraw_acknowledgement(exchange, asset, by, String::new())
+                .await;
+            Some(Action::Withdrawn {
                 id,
                 result: result.map(Box::new).map_err(Arc::new),
             })

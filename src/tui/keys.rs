@@ -82,6 +82,22 @@ pub enum Command {
     NextField,
     /// The prompt's previous field.
     PrevField,
+    /// Withdraw the selected discrepancy's acknowledgement.
+    Unacknowledge,
+    /// Next sort key for the discrepancies.
+    NextSort,
+    /// Hide or show balances that match.
+    ToggleOk,
+    /// Only lines at least this severe (1 low … 4 critical); the same key again clears.
+    MinSeverity(u8),
+    /// Jump to the next critical line or failure.
+    JumpNext,
+    /// Jump to the previous critical line or failure.
+    JumpPrev,
+    /// Zoom the focused panel to the whole screen, and back.
+    Zoom,
+    /// Copy the selected id to the clipboard (OSC 52).
+    Copy,
     /// Quit.
     Quit,
 }
@@ -136,6 +152,7 @@ pub static BINDINGS: &[Binding] = &[
     Binding { modes: &[Normal], keys: &[ch('r')], command: Command::Reconcile, help: "reconcile now", footer: Some("reconcile") },
     Binding { modes: &[Normal], keys: &[ch('a')], command: Command::Acknowledge, help: "acknowledge discrepancy", footer: Some("ack") },
     Binding { modes: &[Normal], keys: &[ch('e')], command: Command::Expect, help: "expect: a movement in flight", footer: Some("expect") },
+    Binding { modes: &[Normal], keys: &[ch('u')], command: Command::Unacknowledge, help: "withdraw the acknowledgement", footer: None },
     Binding { modes: &[Normal], keys: &[ch('p')], command: Command::TogglePause, help: "pause / resume loop", footer: Some("pause") },
     Binding { modes: &[Normal], keys: &[key(KeyCode::Tab)], command: Command::FocusNext, help: "next panel", footer: Some("focus") },
     Binding { modes: &[Normal], keys: &[key(KeyCode::BackTab)], command: Command::FocusPrev, help: "previous panel", footer: None },
@@ -147,6 +164,16 @@ pub static BINDINGS: &[Binding] = &[
     Binding { modes: &[Normal], keys: &[ch('G'), key(KeyCode::End)], command: Command::Bottom, help: "last row", footer: None },
     Binding { modes: &[Normal], keys: &[ch('/')], command: Command::Filter, help: "filter by asset/exchange", footer: Some("filter") },
     Binding { modes: &[Normal], keys: &[key(KeyCode::Esc)], command: Command::ClearFilter, help: "clear the filter", footer: None },
+    Binding { modes: &[Normal], keys: &[ch('s')], command: Command::NextSort, help: "sort: severity, |diff|, age, exchange, asset", footer: None },
+    Binding { modes: &[Normal], keys: &[ch('o')], command: Command::ToggleOk, help: "hide / show balances that match", footer: None },
+    Binding { modes: &[Normal], keys: &[ch('1')], command: Command::MinSeverity(1), help: "all severities (again: clear)", footer: None },
+    Binding { modes: &[Normal], keys: &[ch('2')], command: Command::MinSeverity(2), help: "medium and worse", footer: None },
+    Binding { modes: &[Normal], keys: &[ch('3')], command: Command::MinSeverity(3), help: "high and worse", footer: None },
+    Binding { modes: &[Normal], keys: &[ch('4')], command: Command::MinSeverity(4), help: "critical only", footer: None },
+    Binding { modes: &[Normal], keys: &[ch('n')], command: Command::JumpNext, help: "next critical / failure", footer: None },
+    Binding { modes: &[Normal], keys: &[ch('N')], command: Command::JumpPrev, help: "previous critical / failure", footer: None },
+    Binding { modes: &[Normal], keys: &[ch('z')], command: Command::Zoom, help: "zoom the panel / back", footer: None },
+    Binding { modes: &[Normal], keys: &[ch('y')], command: Command::Copy, help: "copy the selected id", footer: None },
     Binding { modes: &[Normal], keys: &[ch('t')], command: Command::NextTheme, help: "next theme", footer: None },
     Binding { modes: &[Normal], keys: &[ch('?')], command: Command::Help, help: "this help", footer: Some("help") },
     Binding { modes: &[Help], keys: &[ch('?'), key(KeyCode::Esc)], command: Command::CloseHelp, help: "close help", footer: Some("close") },

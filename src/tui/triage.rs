@@ -52,7 +52,8 @@ impl SortKey {
     }
 }
 
-/// Orders two discrepancies by `key`, counted ones first; ties fall back to severity
+/// Orders two discrepancies by `key` within their state (open, then acknowledged, then
+/// explained: counted ones always lead); ties fall back to severity
 /// and then the id, so the order is total and stable from cycle to cycle.
 pub fn compare(a: &BalanceDiscrepancy, b: &BalanceDiscrepancy, key: SortKey) -> Ordering {
     let by_key = match key {
@@ -69,8 +70,8 @@ pub fn compare(a: &BalanceDiscrepancy, b: &BalanceDiscrepancy, key: SortKey) -> 
             .cmp(&b.asset)
             .then_with(|| a.exchange.as_str().cmp(b.exchange.as_str())),
     };
-    b.is_counted()
-        .cmp(&a.is_counted())
+    a.state()
+        .cmp(&b.state())
         .then(by_key)
         .then_with(|| b.severity.cmp(&a.severity))
         .then_with(|| a.id.cmp(&b.id))

@@ -60,7 +60,14 @@ pub struct Regions {
     pub footer: Rect,
 }
 
-/// Splits `area` for the app's current content.
+/// Fewest rows of discrepancies shown while the terminal has them (SPEC: at 80×24 too).
+const MIN_DISCREPANCY_ROWS: u16 = 5;
+
+/// Splits `area` for the app's current content. Importance decides: the discrepancies
+/// keep at least five rows (when there are that many) even at 80×24, where the exchanges
+/// panel gives up rows first (failures are listed first, so none is hidden below its
+/// fold); on a tall terminal the spare rows go where there is content. `z` gives the whole
+/// body to the focused panel.
 pub fn regions(area: Rect, app: &App) -> Regions {
     let exchange_lines: usize = app.view.report.as_ref().map_or(1, |r| {
         r.exchanges
@@ -69,38 +76,63 @@ pub fn regions(area: Rect, app: &App) -> Regions {
             .sum::<usize>()
             .max(1)
     });
-    let exchanges_h = u16::try_from(exchange_lines)
-        .unwrap_or(u16::MAX)
+    let [header_r, body, footer_r] = Layout::vertical([
+        Constraint::Length(2),
+        Constraint::Min(0),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    let mut r = Regions {
+        header: header_r,
+        footer: footer_r,
+        ..Regions::default()
+    };
+    if app.zoomed {
+        match app.focus {
+            Panel::Exchanges => r.exchanges = body,
+            Panel::Balances => r.balances = body,
+            Panel::Discrepancies => r.discrepancies = body,
+            Panel::Audit => r.audit = body,
+        }
+        return r;
+    }
+    let h = body.height;
+    let rows = |n: usize| u16::try_from(n).unwrap_or(u16::MAX);
+    let exchanges_want = rows(exchange_lines)
         .min(MAX_EXCHANGE_ROWS)
         .saturating_add(3);
-    let rest = area.height.saturating_sub(2 + 1 + exchanges_h);
-    let wanted = u16::try_from(app.discrepancies.len().max(1))
-        .unwrap_or(u16::MAX)
-        .saturating_add(3);
-    let discrepancies_h = wanted.clamp(5, (rest / 3).max(5));
-    let audit_h = (rest / 4 + 1).max(4);
-    let [header_r, exchanges_r, balances_r, discrepancies_r, bottom_r, footer_r] =
-        Layout::vertical([
-            Constraint::Length(2),
-            Constraint::Length(exchanges_h),
-            Constraint::Min(4),
-            Constraint::Length(discrepancies_h),
-            Constraint::Length(audit_h),
-            Constraint::Length(1),
-        ])
-        .areas(area);
+    let discrepancies_want = rows(app.discrepancies.len().max(1)).saturating_add(3);
+    let discrepancies_min = discrepancies_want.min(MIN_DISCREPANCY_ROWS + 3);
+    // A short terminal: the exchanges panel shrinks to a quarter, the audit to 4 rows.
+    let short = h < 30;
+    let exchanges_h = if short {
+        exchanges_want.min((h / 4).max(4))
+    } else {
+        exchanges_want
+    };
+    let audit_h = if short { 4 } else { (h / 4).max(4) };
+    let balances_min = 4;
+    let room = h.saturating_sub(exchanges_h + audit_h);
+    let discrepancies_h = discrepancies_want
+        .min((room / 2).max(discrepancies_min))
+        .min(room.saturating_sub(balances_min))
+        .max(discrepancies_min.min(room));
+    let [exchanges_r, balances_r, discrepancies_r, bottom_r] = Layout::vertical([
+        Constraint::Length(exchanges_h),
+        Constraint::Min(0),
+        Constraint::Length(discrepancies_h),
+        Constraint::Length(audit_h),
+    ])
+    .areas(body);
     let [audit_r, sparkline_r] =
         Layout::horizontal([Constraint::Percentage(70), Constraint::Percentage(30)])
             .areas(bottom_r);
-    Regions {
-        header: header_r,
-        exchanges: exchanges_r,
-        balances: balances_r,
-        discrepancies: discrepancies_r,
-        audit: audit_r,
-        sparkline: sparkline_r,
-        footer: footer_r,
-    }
+    r.exchanges = exchanges_r;
+    r.balances = balances_r;
+    r.discrepancies = discrepancies_r;
+    r.audit = audit_r;
+    r.sparkline = sparkline_r;
+    r
 }
 
 /// Rows a panel shows at once at the app's terminal size (what `PgUp`/`PgDn` move by).
@@ -127,11 +159,26 @@ pub fn render(app: &App, frame: &mut Frame) {
     }
     let r = regions(area, app);
     header::render(frame, r.header, app);
-    exchanges::render(frame, r.exchanges, app);
-    balances::render(frame, r.balances, app);
-    discrepancies::render(frame, r.discrepancies, app);
-    audit::render(frame, r.audit, app);
-    sparkline::render(frame, r.sparkline, app);
+    // A zoomed screen draws only the focused panel; the others have no area.
+    for (panel, area) in [
+        (Panel::Exchanges, r.exchanges),
+        (Panel::Balances, r.balances),
+        (Panel::Discrepancies, r.discrepancies),
+        (Panel::Audit, r.audit),
+    ] {
+        if area.area() == 0 {
+            continue;
+        }
+        match panel {
+            Panel::Exchanges => exchanges::render(frame, area, app),
+            Panel::Balances => balances::render(frame, area, app),
+            Panel::Discrepancies => discrepancies::render(frame, area, app),
+            Panel::Audit => audit::render(frame, area, app),
+        }
+    }
+    if r.sparkline.area() > 0 {
+        sparkline::render(frame, r.sparkline, app);
+    }
     footer::render(frame, r.footer, app);
     match app.mode() {
         Mode::Help => help::render(frame, area, app),

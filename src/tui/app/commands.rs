@@ -40,9 +40,31 @@ impl App {
         }
     }
 
-    fn filter_changed(&mut self) {
+    /// Re-filters, keeping the selected lines when they still pass (so `Esc` on a filter
+    /// leaves the cursor on the row that was found), else going to the top.
+    pub(super) fn filter_changed(&mut self) {
+        let balance = self.selected_balance_key();
+        let discrepancy = self
+            .discrepancies
+            .get(self.discrepancy_cursor.selected)
+            .map(|l| l.discrepancy.id.clone());
         self.apply_filter();
-        self.balance_cursor.top();
+        match balance.and_then(|(e, a)| {
+            self.visible
+                .iter()
+                .position(|&i| self.balances[i].exchange == e && self.balances[i].asset == a)
+        }) {
+            Some(i) => self.balance_cursor.selected = i,
+            None => self.balance_cursor.top(),
+        }
+        match discrepancy.and_then(|id| {
+            self.discrepancies
+                .iter()
+                .position(|l| l.discrepancy.id == id)
+        }) {
+            Some(i) => self.discrepancy_cursor.selected = i,
+            None => self.discrepancy_cursor.top(),
+        }
         self.clamp_cursors();
     }
 
@@ -129,7 +151,47 @@ impl App {
                     }
                 }
             }
-            Command::Filter => self.mode = Mode::Filter,
+            Command::Filter => {
+                // `/` filters the panel it is pressed in (the balances otherwise).
+                let panel = if self.focus == Panel::Discrepancies {
+                    Panel::Discrepancies
+                } else {
+                    Panel::Balances
+                };
+                if panel != self.filter_panel {
+                    self.filter_panel = panel;
+                    self.filter_changed();
+                }
+                self.mode = Mode::Filter;
+            }
+            Command::Unacknowledge => return self.withdraw(),
+            Command::NextSort => {
+                self.sort = self.sort.next();
+                self.filter_changed();
+                self.info(format!("discrepancies by {}", self.sort.label()));
+            }
+            Command::ToggleOk => {
+                self.hide_ok = !self.hide_ok;
+                self.filter_changed();
+                self.info(if self.hide_ok {
+                    "balances that match are hidden".into()
+                } else {
+                    "every balance is shown".into()
+                });
+            }
+            Command::MinSeverity(n) => {
+                let sev = crate::tui::triage::severity_key(char::from(b'0' + n));
+                self.min_severity = if self.min_severity == sev { None } else { sev };
+                self.filter_changed();
+                self.info(match self.min_severity {
+                    Some(s) => format!("showing {s} and worse"),
+                    None => "every severity is shown".into(),
+                });
+            }
+            Command::JumpNext => self.jump(true),
+            Command::JumpPrev => self.jump(false),
+            Command::Zoom => self.zoomed = !self.zoomed,
+            Command::Copy => self.copy_selected(),
             Command::ClearFilter => {
                 if self.filter.is_empty() {
                     self.notice = None;
@@ -152,6 +214,107 @@ impl App {
             | Command::Quit => {}
         }
         None
+    }
+
+    /// Moves the focused panel's cursor to the next (or previous) line that needs a
+    /// person: a counted critical discrepancy, a balance with one or not known, a failed
+    /// exchange. Wraps; says so when there is none.
+    fn jump(&mut self, forward: bool) {
+        use crate::domain::DiscrepancySeverity::Critical;
+        use crate::engine::ExchangeStatus;
+        use crate::tui::triage::jump;
+        let found = match self.focus {
+            Panel::Discrepancies => jump(
+                self.discrepancies.len(),
+                self.discrepancy_cursor.selected,
+                forward,
+                |i| {
+                    let d = &self.discrepancies[i].discrepancy;
+                    d.is_counted() && d.severity == Critical
+                },
+            ),
+            Panel::Balances => jump(
+                self.visible.len(),
+                self.balance_cursor.selected,
+                forward,
+                |i| {
+                    let l = &self.balances[self.visible[i]];
+                    l.unavailable.is_some()
+                        || l.discrepancy.is_some_and(|(s, st)| {
+                            s == Critical && st == crate::domain::DiscrepancyState::Open
+                        })
+                },
+            ),
+            Panel::Exchanges => {
+                let report = self.view.report.clone();
+                let order = report
+                    .as_deref()
+                    .map(crate::tui::widgets::exchanges::exchange_order)
+                    .unwrap_or_default();
+                jump(order.len(), self.exchanges.selected, forward, |i| {
+                    report
+                        .as_ref()
+                        .is_some_and(|r| r.exchanges[order[i]].status != ExchangeStatus::Ok)
+                })
+            }
+            Panel::Audit => None,
+        };
+        match found {
+            Some(i) => {
+                let page = self.page(self.focus);
+                let len = self.focused_len();
+                let cursor = self.focused_cursor();
+                cursor.selected = i;
+                cursor.clamp(len, page);
+                self.selection_seen();
+            }
+            None => self.info("nothing critical or failed here".into()),
+        }
+    }
+
+    /// `u`: withdraws the selected discrepancy's acknowledgement.
+    fn withdraw(&mut self) -> Option<Effect> {
+        if !matches!(self.focus, Panel::Discrepancies | Panel::Balances) {
+            self.error("focus the discrepancies or balances to withdraw an acknowledgement".into());
+            return None;
+        }
+        let Some(d) = self.selected_discrepancy() else {
+            self.error("no discrepancy selected".into());
+            return None;
+        };
+        if d.acknowledgement.is_none() {
+            let text = format!("{} is not acknowledged", d.id);
+            self.error(text);
+            return None;
+        }
+        let (exchange, asset, id) = (d.exchange.clone(), d.asset.clone(), d.id.clone());
+        self.info(format!("withdrawing the acknowledgement of {id}…"));
+        Some(Effect::Withdraw {
+            exchange,
+            asset,
+            by: self.user.clone(),
+        })
+    }
+
+    /// `y`: the selected id (or exchange name) goes to the clipboard through the terminal
+    /// (OSC 52), which works over ssh and tmux without a clipboard daemon.
+    fn copy_selected(&mut self) {
+        let text = match self.focus {
+            Panel::Exchanges => self.selected_exchange().map(|e| e.name.to_string()),
+            Panel::Audit => self
+                .audit
+                .lines
+                .get(self.audit.cursor.selected)
+                .map(|l| l.seq.to_string()),
+            _ => self.selected_discrepancy().map(|d| d.id.to_string()),
+        };
+        match text {
+            Some(t) => {
+                self.info(format!("copied {t}"));
+                self.clipboard = Some(t);
+            }
+            None => self.error("nothing selected to copy".into()),
+        }
     }
 
     /// A NEW line (or exchange) the person moved onto has been seen.
@@ -284,6 +447,20 @@ impl App {
         let note = p.note.trim().to_string();
         let effect = match p.kind {
             PromptKind::Acknowledge => {
+                let loud = p.severity >= crate::domain::DiscrepancySeverity::High;
+                if self.require_ack_note && loud && note.is_empty() {
+                    return self.refuse_field(
+                        PromptField::Note,
+                        format!(
+                            "a {} discrepancy needs a note to be acknowledged",
+                            p.severity
+                        ),
+                    );
+                }
+                if self.focus == Panel::Discrepancies {
+                    self.keep_row_after_ack =
+                        Some((p.id.clone(), self.discrepancy_cursor.selected));
+                }
                 self.info(format!("acknowledging {}…", p.id));
                 Effect::Acknowledge {
                     exchange: p.exchange,

@@ -12,7 +12,6 @@ use super::{exchange_status_label, fit, panel_block, severity_label};
 use crate::domain::DiscrepancyState;
 use crate::engine::report::ExchangeStatus;
 use crate::tui::app::{App, Panel};
-use crate::tui::keys::Mode;
 use crate::tui::rows::BalanceLine;
 
 /// Wide enough for `● ✖ CRITICAL` and `◌ CIRCUIT OPEN`.
@@ -27,17 +26,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         app.visible.len(),
         app.balances.len()
     ))];
-    if app.mode() == Mode::Filter {
-        title.push(Span::styled(
-            format!("  /{}▏", app.filter),
-            theme.widget.filter,
-        ));
-    } else if !app.filter.is_empty() {
-        title.push(Span::styled(
-            format!("  filter: {}", app.filter),
-            theme.widget.filter,
-        ));
-    }
+    title.extend(super::narrowing(app, Panel::Balances));
     let block = panel_block(app, Panel::Balances, title);
     let inner = block.inner(area);
     frame.render_widget(block, area);
@@ -55,7 +44,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
             .report
             .as_ref()
             .is_some_and(|r| r.ledger_error.is_some());
-        let (msg, style) = if !app.filter.is_empty() {
+        let (msg, style) = if !app.filter.is_empty() && app.filter_panel == Panel::Balances {
             (
                 format!(" no balance matches '{}'", app.filter),
                 theme.base.muted,
@@ -110,6 +99,8 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         .highlight_symbol("▶ ")
         .highlight_spacing(HighlightSpacing::Always);
     frame.render_stateful_widget(table, inner, &mut state);
+    let shown = usize::from(inner.height.saturating_sub(1));
+    super::overflow(frame, area, app, app.visible.len(), start, shown);
 }
 
 /// Column widths: names as wide as the widest, amounts as wide as their padded strings;

@@ -227,14 +227,35 @@ impl Columns {
 /// Draws the discrepancy list.
 pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let theme = app.theme();
-    let counts = state_counts(app.discrepancies.iter().map(|l| l.state));
+    let counts = state_counts(app.all_discrepancies.iter().map(|l| l.state));
     let mut title = vec![Span::raw("Discrepancies ")];
     title.extend(state_count_spans(app, counts));
+    if app.discrepancies.len() != app.all_discrepancies.len() {
+        title.push(Span::styled(
+            format!(
+                "  {} of {}",
+                app.discrepancies.len(),
+                app.all_discrepancies.len()
+            ),
+            theme.widget.filter,
+        ));
+    }
+    title.extend(super::narrowing(app, Panel::Discrepancies));
     let block = panel_block(app, Panel::Discrepancies, title);
     let inner = block.inner(area);
     frame.render_widget(block, area);
     if app.discrepancies.is_empty() {
-        let (msg, style) = empty_message(app.view.report.as_deref());
+        let (msg, style) = if app.all_discrepancies.is_empty() {
+            empty_message(app.view.report.as_deref())
+        } else {
+            (
+                format!(
+                    " none of the {} discrepancies passes the filter (Esc clears the text, the same 1–4 key clears the severity)",
+                    app.all_discrepancies.len()
+                ),
+                false,
+            )
+        };
         let style = if style {
             theme.base.error
         } else {
@@ -302,6 +323,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         .highlight_symbol("▶ ")
         .highlight_spacing(HighlightSpacing::Always);
     frame.render_stateful_widget(table, inner, &mut state);
+    super::overflow(frame, area, app, app.discrepancies.len(), start, height);
 }
 
 /// What an empty list means, and whether that is a failure: nothing compared (ledger

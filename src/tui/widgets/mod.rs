@@ -11,9 +11,11 @@ pub mod help;
 pub mod prompt;
 pub mod sparkline;
 
+use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, BorderType};
+use ratatui::widgets::{Block, BorderType, Scrollbar, ScrollbarOrientation, ScrollbarState};
+use ratatui::Frame;
 
 use super::app::{App, Panel};
 use crate::domain::{DiscrepancySeverity, ReconciliationStatus};
@@ -35,6 +37,77 @@ pub fn panel_block<'a>(app: &App, panel: Panel, title: Vec<Span<'a>>) -> Block<'
         })
         .border_style(theme.block(focused))
         .title(Line::from(spans).style(theme.base.title))
+}
+
+/// A list longer than its panel: a scrollbar on the right border and `↓ N more` on the
+/// bottom border, so rows below the fold are never mistaken for none.
+pub fn overflow(frame: &mut Frame, area: Rect, app: &App, len: usize, offset: usize, shown: usize) {
+    if len <= shown || area.height < 3 {
+        return;
+    }
+    let theme = app.theme();
+    let mut state = ScrollbarState::new(len.saturating_sub(shown))
+        .position(offset)
+        .viewport_content_length(shown);
+    let track = Rect::new(
+        area.x,
+        area.y + 1,
+        area.width,
+        area.height.saturating_sub(2),
+    );
+    frame.render_stateful_widget(
+        Scrollbar::new(ScrollbarOrientation::VerticalRight)
+            .begin_symbol(None)
+            .end_symbol(None)
+            .style(theme.base.muted),
+        track,
+        &mut state,
+    );
+    let below = len.saturating_sub(offset + shown);
+    if below > 0 {
+        let text = format!(" ↓ {below} more ");
+        let w = u16::try_from(text.chars().count()).unwrap_or(u16::MAX);
+        if area.width > w + 4 {
+            let at = Rect::new(area.x + area.width - w - 2, area.y + area.height - 1, w, 1);
+            frame.render_widget(
+                ratatui::widgets::Paragraph::new(text).style(theme.on_base(theme.base.muted)),
+                at,
+            );
+        }
+    }
+}
+
+/// What narrows a panel's list, for its title: the filter being typed or kept, the
+/// minimum severity, hidden ok balances, the sort key when it is not the default.
+pub fn narrowing<'a>(app: &App, panel: Panel) -> Vec<Span<'a>> {
+    let theme = app.theme();
+    let mut spans = Vec::new();
+    if app.filter_panel == panel {
+        if app.mode() == super::keys::Mode::Filter {
+            spans.push(Span::styled(
+                format!("  /{}▏", app.filter),
+                theme.widget.filter,
+            ));
+        } else if !app.filter.is_empty() {
+            spans.push(Span::styled(
+                format!("  filter: {}", app.filter),
+                theme.widget.filter,
+            ));
+        }
+    }
+    if let Some(min) = app.min_severity {
+        spans.push(Span::styled(format!("  {min}+"), theme.widget.filter));
+    }
+    if panel == Panel::Balances && app.hide_ok {
+        spans.push(Span::styled("  ok hidden", theme.widget.filter));
+    }
+    if panel == Panel::Discrepancies && app.sort != super::triage::SortKey::default() {
+        spans.push(Span::styled(
+            format!("  by {}", app.sort.label()),
+            theme.widget.filter,
+        ));
+    }
+    spans
 }
 
 /// `✖ CRITICAL`: symbol and word, so a severity reads without colour.
