@@ -8,6 +8,7 @@
 
 pub mod alerts;
 pub mod audit;
+pub mod history;
 mod records;
 pub mod retention;
 mod schema;
@@ -23,6 +24,7 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBeha
 use rust_decimal::Decimal;
 
 pub use audit::{AuditEntry, AuditEvent, AuditKind, ChainStatus};
+pub use history::{DifferencePoint, DiscrepancyHistory};
 pub use records::{
     CycleInput, CyclePlan, DiscrepancyWrite, ExchangeRecord, SnapshotPair, SnapshotSet,
     StoredDiscrepancy,

@@ -18,11 +18,19 @@ pub enum Mode {
     Prompt,
     /// Typing the balance filter.
     Filter,
+    /// The detail view of a row (`Enter`).
+    Detail,
 }
 
 impl Mode {
     /// Every mode, in the order the help overlay lists them.
-    pub const ALL: [Self; 4] = [Self::Normal, Self::Prompt, Self::Filter, Self::Help];
+    pub const ALL: [Self; 5] = [
+        Self::Normal,
+        Self::Prompt,
+        Self::Filter,
+        Self::Detail,
+        Self::Help,
+    ];
 
     /// Section heading in the help overlay.
     pub fn title(self) -> &'static str {
@@ -31,6 +39,7 @@ impl Mode {
             Self::Help => "Help",
             Self::Prompt => "Acknowledge prompt",
             Self::Filter => "Filter",
+            Self::Detail => "Detail view",
         }
     }
 }
@@ -76,6 +85,10 @@ pub enum Command {
     Cancel,
     /// Delete the last typed character.
     DeleteChar,
+    /// Open the detail view of the selected row.
+    OpenDetail,
+    /// Close the detail view.
+    CloseDetail,
     /// Quit.
     Quit,
 }
@@ -122,7 +135,7 @@ pub struct Binding {
     pub footer: Option<&'static str>,
 }
 
-use Mode::{Filter, Help, Normal, Prompt};
+use Mode::{Detail, Filter, Help, Normal, Prompt};
 
 /// Every key recon understands.
 #[rustfmt::skip]
@@ -141,6 +154,7 @@ pub static BINDINGS: &[Binding] = &[
     Binding { modes: &[Normal], keys: &[ch('/')], command: Command::Filter, help: "filter by asset/exchange", footer: Some("filter") },
     Binding { modes: &[Normal], keys: &[key(KeyCode::Esc)], command: Command::ClearFilter, help: "clear the filter", footer: None },
     Binding { modes: &[Normal], keys: &[ch('t')], command: Command::NextTheme, help: "next theme", footer: Some("theme") },
+    Binding { modes: &[Normal], keys: &[key(KeyCode::Enter)], command: Command::OpenDetail, help: "detail of the selected row", footer: None },
     Binding { modes: &[Normal], keys: &[ch('?')], command: Command::Help, help: "this help", footer: Some("help") },
     Binding { modes: &[Help], keys: &[ch('?'), key(KeyCode::Esc)], command: Command::CloseHelp, help: "close help", footer: Some("close") },
     Binding { modes: &[Prompt], keys: &[key(KeyCode::Enter)], command: Command::Confirm, help: "record acknowledgement", footer: Some("confirm") },
@@ -148,7 +162,12 @@ pub static BINDINGS: &[Binding] = &[
     Binding { modes: &[Prompt], keys: &[key(KeyCode::Esc)], command: Command::Cancel, help: "cancel", footer: Some("cancel") },
     Binding { modes: &[Filter], keys: &[key(KeyCode::Esc)], command: Command::Cancel, help: "clear the filter", footer: Some("clear") },
     Binding { modes: &[Prompt, Filter], keys: &[key(KeyCode::Backspace)], command: Command::DeleteChar, help: "delete character", footer: None },
-    Binding { modes: &[Normal, Help], keys: &[ch('q'), ctrl('c')], command: Command::Quit, help: "quit", footer: Some("quit") },
+    Binding { modes: &[Detail], keys: &[key(KeyCode::Esc)], command: Command::CloseDetail, help: "close the detail", footer: Some("close") },
+    Binding { modes: &[Detail], keys: &[key(KeyCode::Up), ch('k')], command: Command::Up, help: "scroll up", footer: Some("scroll") },
+    Binding { modes: &[Detail], keys: &[key(KeyCode::Down), ch('j')], command: Command::Down, help: "scroll down", footer: None },
+    Binding { modes: &[Detail], keys: &[key(KeyCode::PageUp)], command: Command::PageUp, help: "page up / newer history", footer: None },
+    Binding { modes: &[Detail], keys: &[key(KeyCode::PageDown)], command: Command::PageDown, help: "page down / older history", footer: None },
+    Binding { modes: &[Normal, Help, Detail], keys: &[ch('q'), ctrl('c')], command: Command::Quit, help: "quit", footer: Some("quit") },
     Binding { modes: &[Prompt, Filter], keys: &[ctrl('c')], command: Command::Quit, help: "quit", footer: None },
 ];
 

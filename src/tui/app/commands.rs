@@ -24,7 +24,7 @@ impl App {
                     self.filter_changed();
                 }
             }
-            Mode::Normal | Mode::Help => {}
+            Mode::Normal | Mode::Help | Mode::Detail => {}
         }
     }
 
@@ -58,6 +58,14 @@ impl App {
                 self.filter_changed();
             }
             (Mode::Help, Command::CloseHelp) => self.mode = Mode::Normal,
+            (Mode::Detail, Command::CloseDetail) => {
+                self.detail.close();
+                self.mode = Mode::Normal;
+            }
+            (Mode::Detail, Command::Up) => return self.scroll_detail(-1, false),
+            (Mode::Detail, Command::Down) => return self.scroll_detail(1, false),
+            (Mode::Detail, Command::PageUp) => return self.scroll_detail(-1, true),
+            (Mode::Detail, Command::PageDown) => return self.scroll_detail(1, true),
             (Mode::Normal, c) => return self.normal(c),
             _ => {}
         }
@@ -108,7 +116,9 @@ impl App {
                 self.info(format!("theme: {}", self.theme().name));
             }
             Command::Help => self.mode = Mode::Help,
-            Command::CloseHelp
+            Command::OpenDetail => return self.open_detail(),
+            Command::CloseDetail
+            | Command::CloseHelp
             | Command::Confirm
             | Command::Cancel
             | Command::DeleteChar

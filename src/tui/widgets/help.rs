@@ -12,8 +12,8 @@ use crate::tui::ui::centered;
 /// Draws the help overlay.
 pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let theme = app.theme();
-    let left = section(app, &[Mode::Normal]);
-    let right = section(app, &[Mode::Prompt, Mode::Filter, Mode::Help]);
+    let left = section(app, &[Mode::Normal, Mode::Help]);
+    let right = section(app, &[Mode::Prompt, Mode::Filter, Mode::Detail]);
     let height = left.len().max(right.len()) as u16 + 2;
     let popup = centered(area, 84, height);
     let block = Block::bordered()
