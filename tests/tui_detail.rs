@@ -805,3 +805,64 @@ fn help_lists_the_detail_keys_whole_at_80x24() {
         assert!(s.contains(needle), "missing '{needle}':\n{s}");
     }
 }
+
+/// An acknowledged, snoozed discrepancy says who, why, when, at what size and until when.
+#[test]
+fn an_acknowledged_discrepancy_shows_its_acknowledgement_and_snooze() {
+    let mut r = fixtures::report();
+    let doge = r
+        .discrepancies
+        .iter_mut()
+        .find(|d| d.id.as_str() == "coinbase-main:DOGE")
+        .unwrap();
+    doge.acknowledgement.as_mut().unwrap().expires_at =
+        Some(fixtures::finished_at() + TimeDelta::minutes(90));
+    let mut app = fixtures::app_with(
+        "default",
+        80,
+        24,
+        fixtures::view(Some(r)),
+        fixtures::audit_entries(10, 10),
+    );
+    let doge = app
+        .discrepancies
+        .iter()
+        .position(|l| l.discrepancy.id.as_str() == "coinbase-main:DOGE")
+        .unwrap();
+    app.discrepancy_cursor.selected = doge;
+    generation(press(&mut app, KeyCode::Enter));
+    let s = screen(&app);
+    for needle in [
+        "missing_locally  ✓ acknowledged",
+        "Acknowledged",
+        "by              bob",
+        "note            airdrop, booked tomorrow",
+        "at              2026-11-24 09:50:00 UTC (10m04s ago)",
+        "difference seen 1500",
+        "snoozed until   2026-11-24 11:30:00 UTC (in 1h29m)",
+    ] {
+        assert!(s.contains(needle), "missing '{needle}':\n{s}");
+    }
+}
+
+/// The severity in the view takes the theme's colour, as in the list.
+#[test]
+fn the_view_paints_the_severity_in_the_theme_colour() {
+    for theme in THEMES {
+        let app = btc_detail(theme, 120, 40);
+        let buffer = draw(&app);
+        let s = text(&buffer);
+        let y = s
+            .lines()
+            .position(|l| l.contains("✖ CRITICAL  coinbase-main:BTC"))
+            .unwrap() as u16;
+        let x = (0..buffer.area.width)
+            .find(|&x| buffer[(x, y)].symbol() == "✖")
+            .unwrap();
+        let want = app.theme().severity.critical;
+        assert_eq!(Some(buffer[(x, y)].fg), want.fg, "{theme}");
+        if let Some(bg) = want.bg {
+            assert_eq!(buffer[(x, y)].bg, bg, "{theme}");
+        }
+    }
+}
