@@ -68,12 +68,6 @@ fn generation(effect: Option<Effect>) -> u64 {
     }
 }
 
-fn at(s: &str) -> chrono::DateTime<Utc> {
-    chrono::DateTime::parse_from_rfc3339(s)
-        .unwrap()
-        .with_timezone(&Utc)
-}
-
 fn point(cycle_id: i64, local: &str, on_exchange: &str) -> DifferencePoint {
     let (l, e) = (fixtures::dec(local), fixtures::dec(on_exchange));
     DifferencePoint {
@@ -782,7 +776,6 @@ async fn the_history_query_reads_snapshots_and_audit_entries_written_by_real_cyc
         .discrepancy_events(&DiscrepancyId::new(&x, &eth), None, 10)
         .unwrap()
         .is_empty());
-    let _ = at("2026-11-24T10:00:00Z");
 }
 
 /// The help overlay lists the detail view's keys, and at 80×24 nothing of it is cut.
