@@ -224,7 +224,7 @@ fn reconcile_help_acknowledge_and_quit_in_a_real_terminal() {
             "Keys — ? or Esc to close",
             "acknowledge discrepancy",
             "pause / resume loop",
-            "filter by asset/exchange",
+            "filter the panel",
         ]
         .iter()
         .all(|t| s.contains(t))

@@ -9,6 +9,7 @@
 pub mod alerts;
 pub mod audit;
 pub mod expectations;
+pub mod history;
 mod records;
 pub mod retention;
 mod schema;
@@ -25,6 +26,7 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBeha
 use rust_decimal::Decimal;
 
 pub use audit::{AuditEntry, AuditEvent, AuditKind, ChainStatus};
+pub use history::{DifferencePoint, DiscrepancyHistory};
 pub use records::{
     CycleInput, CyclePlan, DiscrepancyWrite, ExchangeRecord, SnapshotPair, SnapshotSet,
     StoredDiscrepancy,

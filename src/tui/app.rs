@@ -10,9 +10,11 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
 mod commands;
+mod detail_view;
 
 use super::audit_pane::AuditPane;
 use super::cursor::Cursor;
+use super::detail::DetailPane;
 use super::effects::Effect;
 use super::keys::{Command, Mode};
 use super::news::News;
@@ -25,7 +27,7 @@ use crate::domain::{
 };
 use crate::engine::EngineView;
 use crate::error::ReconciliationError;
-use crate::store::{AuditEntry, StoreError};
+use crate::store::{AuditEntry, DiscrepancyHistory, StoreError};
 
 /// Longest note accepted in the prompt.
 pub const MAX_NOTE: usize = 200;
@@ -53,6 +55,13 @@ pub enum Action {
         generation: u64,
         /// The entries, newest first.
         result: Result<Vec<AuditEntry>, Arc<ReconciliationError>>,
+    },
+    /// A discrepancy's history arrived (the detail view).
+    HistoryLoaded {
+        /// The request it answers.
+        generation: u64,
+        /// Its snapshot points and a page of its audit entries.
+        result: Result<DiscrepancyHistory, Arc<ReconciliationError>>,
     },
     /// An acknowledgement was recorded, or not.
     Acknowledged {
@@ -211,6 +220,8 @@ pub struct App {
     pub filter: String,
     /// The acknowledgement being typed.
     pub prompt: Option<AckPrompt>,
+    /// The detail view (`Enter`).
+    pub detail: DetailPane,
     /// The latest notice.
     pub notice: Option<Notice>,
     /// Who acknowledges ($USER).
@@ -274,6 +285,7 @@ impl App {
             audit: AuditPane::new(),
             filter: String::new(),
             prompt: None,
+            detail: DetailPane::default(),
             notice: None,
             user,
             engine_stopped: false,
@@ -379,7 +391,16 @@ impl App {
                     self.note_engine_error(e);
                 }
                 let page = self.page(Panel::Audit);
-                return self.audit.loaded(generation, result, page);
+                return self
+                    .audit
+                    .loaded(generation, result, page)
+                    .or_else(|| self.detail.refresh_if_stale());
+            }
+            Action::HistoryLoaded { generation, result } => {
+                if let Err(e) = &result {
+                    self.note_engine_error(e);
+                }
+                return self.history_loaded(generation, result);
             }
             Action::Acknowledged { id, result } => match result {
                 Ok(d) => {
@@ -485,8 +506,8 @@ impl App {
             (None, None) => true,
             _ => false,
         };
+        let new_cycle = old.cycles_completed != self.view.cycles_completed;
         if !same_report {
-            let new_cycle = old.cycles_completed != self.view.cycles_completed;
             if let (true, Some(report)) = (new_cycle, self.view.report.clone()) {
                 let update = self.news.observe(&report, now);
                 self.bell_pending |= update.ring && self.bell;
@@ -495,14 +516,19 @@ impl App {
                 }
             }
             self.rebuild_rows();
+            self.detail.follow(self.view.report.as_deref(), new_cycle);
         }
         let first = self.audit.lines.is_empty() && !self.audit.loading();
         // A new report without a new cycle is another process's ack or expectation: its
         // audit entry is news too.
-        if first || !same_report || old.cycles_completed != self.view.cycles_completed {
-            return self.audit.refresh();
-        }
-        None
+        let audit = if first || new_cycle || !same_report {
+            self.audit.refresh()
+        } else {
+            None
+        };
+        // One effect per update: the audit pane's refresh goes first, and the detail's
+        // reload follows its answer.
+        audit.or_else(|| self.detail.refresh_if_stale())
     }
 
     /// Rebuilds the derived rows from the report, keeping the selections on the same

@@ -78,6 +78,8 @@ struct Pending {
 pub struct AuditPane {
     /// The page, newest first.
     pub lines: Vec<AuditLine>,
+    /// The entries of `lines`, whole (hashes, raw detail), for the detail view.
+    pub entries: Vec<AuditEntry>,
     /// Selection within the page.
     pub cursor: Cursor,
     /// `before` of every page from the newest to the current one (`None` = newest).
@@ -209,6 +211,7 @@ impl AuditPane {
         }
         let kept = self.lines.get(self.cursor.selected).map(|l| l.seq);
         self.lines = entries.iter().map(AuditLine::from).collect();
+        self.entries = entries;
         let len = self.lines.len();
         match p.want {
             Want::Refresh => {

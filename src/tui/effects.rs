@@ -74,6 +74,22 @@ pub enum Effect {
         /// Echoed back so a superseded answer is ignored.
         generation: u64,
     },
+    /// Load a discrepancy's history for the detail view: its latest balance snapshots and
+    /// a page of its audit entries strictly before `before` (newest first).
+    LoadDiscrepancyHistory {
+        /// The exchange.
+        exchange: ExchangeName,
+        /// The asset.
+        asset: Asset,
+        /// Snapshot points (the latest ones).
+        points: u32,
+        /// Audit cursor (`None`: the newest entries).
+        before: Option<i64>,
+        /// Audit entries per page.
+        limit: u32,
+        /// Echoed back so a superseded answer is ignored.
+        generation: u64,
+    },
 }
 
 /// Runs an effect to completion and returns the action that reports its outcome.
@@ -163,6 +179,25 @@ pub async fn run(effect: Effect, handle: &ReconciliationHandle) -> Option<Action
             Some(Action::AuditLoaded {
                 generation,
                 result: result.map_err(Arc::new),
+            })
+        }
+        Effect::LoadDiscrepancyHistory {
+            exchange,
+            asset,
+            points,
+            before,
+            limit,
+            generation,
+        } => {
+            let result = handle
+                .store()
+                .call(move |repo| {
+                    repo.discrepancy_history(&exchange, &asset, points, before, limit)
+                })
+                .await;
+            Some(Action::HistoryLoaded {
+                generation,
+                result: result.map_err(|e| Arc::new(e.into())),
             })
         }
     }

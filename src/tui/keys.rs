@@ -18,11 +18,19 @@ pub enum Mode {
     Prompt,
     /// Typing the balance filter.
     Filter,
+    /// The detail view of a row (`Enter`).
+    Detail,
 }
 
 impl Mode {
     /// Every mode, in the order the help overlay lists them.
-    pub const ALL: [Self; 4] = [Self::Normal, Self::Prompt, Self::Filter, Self::Help];
+    pub const ALL: [Self; 5] = [
+        Self::Normal,
+        Self::Prompt,
+        Self::Filter,
+        Self::Detail,
+        Self::Help,
+    ];
 
     /// Section heading in the help overlay.
     pub fn title(self) -> &'static str {
@@ -31,6 +39,7 @@ impl Mode {
             Self::Help => "Help",
             Self::Prompt => "Acknowledge / expect prompt",
             Self::Filter => "Filter",
+            Self::Detail => "Detail view",
         }
     }
 }
@@ -98,6 +107,10 @@ pub enum Command {
     Zoom,
     /// Copy the selected id to the clipboard (OSC 52).
     Copy,
+    /// Open the detail view of the selected row.
+    OpenDetail,
+    /// Close the detail view.
+    CloseDetail,
     /// Quit.
     Quit,
 }
@@ -144,47 +157,53 @@ pub struct Binding {
     pub footer: Option<&'static str>,
 }
 
-use Mode::{Filter, Help, Normal, Prompt};
+use Mode::{Detail, Filter, Help, Normal, Prompt};
 
 /// Every key recon understands.
 #[rustfmt::skip]
 pub static BINDINGS: &[Binding] = &[
     Binding { modes: &[Normal], keys: &[ch('r')], command: Command::Reconcile, help: "reconcile now", footer: Some("reconcile") },
     Binding { modes: &[Normal], keys: &[ch('a')], command: Command::Acknowledge, help: "acknowledge discrepancy", footer: Some("ack") },
-    Binding { modes: &[Normal], keys: &[ch('e')], command: Command::Expect, help: "expect: a movement in flight", footer: Some("expect") },
-    Binding { modes: &[Normal], keys: &[ch('u')], command: Command::Unacknowledge, help: "withdraw the acknowledgement", footer: None },
+    Binding { modes: &[Normal], keys: &[ch('e')], command: Command::Expect, help: "expect a transfer", footer: Some("expect") },
+    Binding { modes: &[Normal], keys: &[ch('u')], command: Command::Unacknowledge, help: "withdraw acknowledgement", footer: None },
     Binding { modes: &[Normal], keys: &[ch('p')], command: Command::TogglePause, help: "pause / resume loop", footer: Some("pause") },
-    Binding { modes: &[Normal], keys: &[key(KeyCode::Tab)], command: Command::FocusNext, help: "next panel", footer: Some("focus") },
-    Binding { modes: &[Normal], keys: &[key(KeyCode::BackTab)], command: Command::FocusPrev, help: "previous panel", footer: None },
-    Binding { modes: &[Normal], keys: &[key(KeyCode::Up), ch('k')], command: Command::Up, help: "move up", footer: None },
-    Binding { modes: &[Normal], keys: &[key(KeyCode::Down), ch('j')], command: Command::Down, help: "move down", footer: None },
-    Binding { modes: &[Normal], keys: &[key(KeyCode::PageUp)], command: Command::PageUp, help: "page up", footer: None },
-    Binding { modes: &[Normal], keys: &[key(KeyCode::PageDown)], command: Command::PageDown, help: "page down / older audit", footer: None },
+    Binding { modes: &[Normal], keys: &[key(KeyCode::Tab)], command: Command::FocusNext, help: "next / previous panel", footer: Some("focus") },
+    Binding { modes: &[Normal], keys: &[key(KeyCode::BackTab)], command: Command::FocusPrev, help: "next / previous panel", footer: None },
+    Binding { modes: &[Normal], keys: &[key(KeyCode::Up), ch('k')], command: Command::Up, help: "move up / down", footer: None },
+    Binding { modes: &[Normal], keys: &[key(KeyCode::Down), ch('j')], command: Command::Down, help: "move up / down", footer: None },
+    Binding { modes: &[Normal], keys: &[key(KeyCode::PageUp)], command: Command::PageUp, help: "page up / down", footer: None },
+    Binding { modes: &[Normal], keys: &[key(KeyCode::PageDown)], command: Command::PageDown, help: "page up / down", footer: None },
     Binding { modes: &[Normal], keys: &[ch('g'), key(KeyCode::Home)], command: Command::Top, help: "first row / newest audit", footer: None },
     Binding { modes: &[Normal], keys: &[ch('G'), key(KeyCode::End)], command: Command::Bottom, help: "last row", footer: None },
-    Binding { modes: &[Normal], keys: &[ch('/')], command: Command::Filter, help: "filter by asset/exchange", footer: Some("filter") },
+    Binding { modes: &[Normal], keys: &[ch('/')], command: Command::Filter, help: "filter the panel", footer: Some("filter") },
     Binding { modes: &[Normal], keys: &[key(KeyCode::Esc)], command: Command::ClearFilter, help: "clear the filter", footer: None },
-    Binding { modes: &[Normal], keys: &[ch('s')], command: Command::NextSort, help: "sort: severity, |diff|, age, exchange, asset", footer: None },
-    Binding { modes: &[Normal], keys: &[ch('o')], command: Command::ToggleOk, help: "hide / show balances that match", footer: None },
-    Binding { modes: &[Normal], keys: &[ch('1')], command: Command::MinSeverity(1), help: "all severities (again: clear)", footer: None },
-    Binding { modes: &[Normal], keys: &[ch('2')], command: Command::MinSeverity(2), help: "medium and worse", footer: None },
-    Binding { modes: &[Normal], keys: &[ch('3')], command: Command::MinSeverity(3), help: "high and worse", footer: None },
-    Binding { modes: &[Normal], keys: &[ch('4')], command: Command::MinSeverity(4), help: "critical only", footer: None },
+    Binding { modes: &[Normal], keys: &[ch('s')], command: Command::NextSort, help: "next sort key", footer: None },
+    Binding { modes: &[Normal], keys: &[ch('o')], command: Command::ToggleOk, help: "hide / show ok balances", footer: None },
+    Binding { modes: &[Normal], keys: &[ch('1')], command: Command::MinSeverity(1), help: "minimum severity / off", footer: None },
+    Binding { modes: &[Normal], keys: &[ch('2')], command: Command::MinSeverity(2), help: "minimum severity / off", footer: None },
+    Binding { modes: &[Normal], keys: &[ch('3')], command: Command::MinSeverity(3), help: "minimum severity / off", footer: None },
+    Binding { modes: &[Normal], keys: &[ch('4')], command: Command::MinSeverity(4), help: "minimum severity / off", footer: None },
     Binding { modes: &[Normal], keys: &[ch('n')], command: Command::JumpNext, help: "next critical / failure", footer: None },
-    Binding { modes: &[Normal], keys: &[ch('N')], command: Command::JumpPrev, help: "previous critical / failure", footer: None },
+    Binding { modes: &[Normal], keys: &[ch('N')], command: Command::JumpPrev, help: "next critical / failure", footer: None },
     Binding { modes: &[Normal], keys: &[ch('z')], command: Command::Zoom, help: "zoom the panel / back", footer: None },
     Binding { modes: &[Normal], keys: &[ch('y')], command: Command::Copy, help: "copy the selected id", footer: None },
     Binding { modes: &[Normal], keys: &[ch('t')], command: Command::NextTheme, help: "next theme", footer: None },
+    Binding { modes: &[Normal], keys: &[key(KeyCode::Enter)], command: Command::OpenDetail, help: "detail of the row", footer: None },
     Binding { modes: &[Normal], keys: &[ch('?')], command: Command::Help, help: "this help", footer: Some("help") },
     Binding { modes: &[Help], keys: &[ch('?'), key(KeyCode::Esc)], command: Command::CloseHelp, help: "close help", footer: Some("close") },
     Binding { modes: &[Prompt], keys: &[key(KeyCode::Enter)], command: Command::Confirm, help: "record it", footer: Some("confirm") },
-    Binding { modes: &[Prompt], keys: &[key(KeyCode::Tab)], command: Command::NextField, help: "next field", footer: Some("field") },
-    Binding { modes: &[Prompt], keys: &[key(KeyCode::BackTab)], command: Command::PrevField, help: "previous field", footer: None },
+    Binding { modes: &[Prompt], keys: &[key(KeyCode::Tab)], command: Command::NextField, help: "next / previous field", footer: Some("field") },
+    Binding { modes: &[Prompt], keys: &[key(KeyCode::BackTab)], command: Command::PrevField, help: "next / previous field", footer: None },
     Binding { modes: &[Filter], keys: &[key(KeyCode::Enter)], command: Command::Confirm, help: "keep the filter", footer: Some("keep") },
     Binding { modes: &[Prompt], keys: &[key(KeyCode::Esc)], command: Command::Cancel, help: "cancel", footer: Some("cancel") },
     Binding { modes: &[Filter], keys: &[key(KeyCode::Esc)], command: Command::Cancel, help: "clear the filter", footer: Some("clear") },
     Binding { modes: &[Prompt, Filter], keys: &[key(KeyCode::Backspace)], command: Command::DeleteChar, help: "delete character", footer: None },
-    Binding { modes: &[Normal, Help], keys: &[ch('q'), ctrl('c')], command: Command::Quit, help: "quit", footer: Some("quit") },
+    Binding { modes: &[Detail], keys: &[key(KeyCode::Esc)], command: Command::CloseDetail, help: "close the detail", footer: Some("close") },
+    Binding { modes: &[Detail], keys: &[key(KeyCode::Up), ch('k')], command: Command::Up, help: "scroll", footer: Some("scroll") },
+    Binding { modes: &[Detail], keys: &[key(KeyCode::Down), ch('j')], command: Command::Down, help: "scroll", footer: None },
+    Binding { modes: &[Detail], keys: &[key(KeyCode::PageUp)], command: Command::PageUp, help: "page; more audit history", footer: None },
+    Binding { modes: &[Detail], keys: &[key(KeyCode::PageDown)], command: Command::PageDown, help: "page; more audit history", footer: None },
+    Binding { modes: &[Normal, Help, Detail], keys: &[ch('q'), ctrl('c')], command: Command::Quit, help: "quit", footer: Some("quit") },
     Binding { modes: &[Prompt, Filter], keys: &[ctrl('c')], command: Command::Quit, help: "quit", footer: None },
 ];
 
@@ -277,15 +296,25 @@ pub fn footer(mode: Mode) -> impl Iterator<Item = (String, &'static str)> {
         .filter_map(|b| Some((label(*b.keys.first()?), b.footer?)))
 }
 
-/// The help entries of `mode`: (all keys, help text).
+/// The help entries of `mode`: (all keys, help text). Neighbouring bindings that share a
+/// text are one entry (`1 2 3 4`, `n N`), and `quit` is listed once, in the console's own
+/// section, so the whole table fits at 80×24.
 pub fn help(mode: Mode) -> impl Iterator<Item = (String, &'static str)> {
-    BINDINGS
-        .iter()
-        .filter(move |b| b.modes.contains(&mode))
-        .map(|b| {
-            let keys: Vec<String> = b.keys.iter().map(|k| label(*k)).collect();
-            (keys.join(" "), b.help)
-        })
+    let mut out: Vec<(String, &'static str)> = Vec::new();
+    for b in BINDINGS.iter().filter(|b| b.modes.contains(&mode)) {
+        if b.command == Command::Quit && mode != Mode::Normal {
+            continue;
+        }
+        let keys: Vec<String> = b.keys.iter().map(|k| label(*k)).collect();
+        match out.last_mut() {
+            Some((k, help)) if *help == b.help => {
+                k.push(' ');
+                k.push_str(&keys.join(" "));
+            }
+            _ => out.push((keys.join(" "), b.help)),
+        }
+    }
+    out.into_iter()
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@
 pub mod app;
 pub mod audit_pane;
 pub mod cursor;
+pub mod detail;
 pub mod effects;
 pub mod keys;
 pub mod names;

@@ -20,7 +20,8 @@
 //! └────────────────────────────────────────────────────┘└──────────────────────────────┘
 //!  r reconcile  a ack  p pause  Tab focus  / filter  t theme  ? help  q quit
 //! ```
-//! Overlays: the help (`?`) and the acknowledgement prompt (`a`). Below 80×24 the whole
+//! Overlays: the help (`?`), the acknowledgement prompt (`a`) and the detail view
+//! (`Enter`). Below 80×24 the whole
 //! screen is one line saying so.
 
 use ratatui::layout::{Alignment, Constraint, Layout, Rect};
@@ -31,7 +32,7 @@ use ratatui::Frame;
 use super::app::{App, Panel};
 use super::keys::Mode;
 use super::widgets::{
-    audit, balances, discrepancies, exchanges, footer, header, help, prompt, sparkline,
+    audit, balances, detail, discrepancies, exchanges, footer, header, help, prompt, sparkline,
 };
 
 /// Smallest supported terminal width.
@@ -183,6 +184,7 @@ pub fn render(app: &App, frame: &mut Frame) {
     match app.mode() {
         Mode::Help => help::render(frame, area, app),
         Mode::Prompt => prompt::render(frame, area, app),
+        Mode::Detail => detail::render(frame, area, app),
         Mode::Normal | Mode::Filter => {}
     }
 }

@@ -36,7 +36,7 @@ impl App {
                     self.filter_changed();
                 }
             }
-            Mode::Normal | Mode::Help => {}
+            Mode::Normal | Mode::Help | Mode::Detail => {}
         }
     }
 
@@ -98,6 +98,14 @@ impl App {
                 self.filter_changed();
             }
             (Mode::Help, Command::CloseHelp) => self.mode = Mode::Normal,
+            (Mode::Detail, Command::CloseDetail) => {
+                self.detail.close();
+                self.mode = Mode::Normal;
+            }
+            (Mode::Detail, Command::Up) => return self.scroll_detail(-1, false),
+            (Mode::Detail, Command::Down) => return self.scroll_detail(1, false),
+            (Mode::Detail, Command::PageUp) => return self.scroll_detail(-1, true),
+            (Mode::Detail, Command::PageDown) => return self.scroll_detail(1, true),
             (Mode::Normal, c) => {
                 let effect = self.normal(c);
                 if matches!(
@@ -205,7 +213,9 @@ impl App {
                 self.info(format!("theme: {}", self.theme().name));
             }
             Command::Help => self.mode = Mode::Help,
-            Command::CloseHelp
+            Command::OpenDetail => return self.open_detail(),
+            Command::CloseDetail
+            | Command::CloseHelp
             | Command::Confirm
             | Command::Cancel
             | Command::DeleteChar

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod balances;
+pub mod detail;
 pub mod discrepancies;
 pub mod exchanges;
 pub mod footer;
