@@ -392,3 +392,57 @@ fn at_80x24_the_discrepancies_keep_five_rows() {
         );
     }
 }
+
+#[test]
+fn the_wheel_scrolls_the_panel_under_it_and_a_click_focuses_and_selects() {
+    use recon::tui::keys::Pointer;
+    let mut app = fixtures::app("default", 120, 40);
+    let r = ui::regions(ratatui::layout::Rect::new(0, 0, 120, 40), &app);
+    // Click the third balance row (border, header, rows…).
+    app.update(Action::Mouse(Pointer::Click {
+        column: r.balances.x + 5,
+        row: r.balances.y + 2 + 2,
+    }));
+    assert_eq!(app.focus, Panel::Balances);
+    assert_eq!(app.balance_cursor.selected, 2);
+    // The wheel over the discrepancies scrolls them, and focuses them.
+    app.update(Action::Mouse(Pointer::Wheel {
+        column: r.discrepancies.x + 5,
+        row: r.discrepancies.y + 3,
+        down: true,
+    }));
+    assert_eq!(app.focus, Panel::Discrepancies);
+    assert_eq!(app.discrepancy_cursor.selected, 3);
+    // A click on a border or outside the panels selects nothing.
+    app.update(Action::Mouse(Pointer::Click { column: 0, row: 0 }));
+    assert_eq!(app.discrepancy_cursor.selected, 3);
+}
+
+#[test]
+fn audit_times_carry_their_zone_and_another_process_says_so() {
+    use recon::config::TimeZoneSetting;
+    use recon::store::AuditEntry;
+    use recon::tui::audit_pane::AuditLine;
+    let entry = |event: &str, pid: u32| AuditEntry {
+        seq: 7,
+        at: "2026-12-01T10:00:05.000Z".into(),
+        event: event.into(),
+        subject: None,
+        detail: format!(r#"{{"mode":"once","pid":{pid}}}"#),
+        prev_hash: String::new(),
+        hash: String::new(),
+    };
+    let own = std::process::id();
+    let line = AuditLine::shown(&entry("shutdown", own + 1), TimeZoneSetting::Utc, Some(own));
+    assert_eq!(line.time, "10:00:05Z");
+    assert_eq!(line.subject, "other process: once");
+    let line = AuditLine::shown(&entry("startup", own), TimeZoneSetting::Utc, Some(own));
+    assert_eq!(line.subject, "this console");
+    let local = AuditLine::shown(&entry("shutdown", own), TimeZoneSetting::Local, Some(own));
+    assert!(
+        local.time.contains('+') || local.time.contains('-') || local.time.ends_with('Z'),
+        "{}",
+        local.time
+    );
+    assert!(local.time.len() >= 9, "{}", local.time);
+}

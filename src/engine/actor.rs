@@ -43,8 +43,6 @@ enum Request {
         reply: Option<Reply<Arc<ReconciliationReport>>>,
     },
     Acknowledged(Box<BalanceDiscrepancy>),
-    /// Another process changed acknowledgements or expectations.
-    External(Box<ExternalState>),
     SetPaused(bool),
     Reconfigure {
         config: Arc<TradingConfig>,
@@ -252,6 +250,9 @@ impl ReconciliationHandle {
     }
 }
 
+type PollFuture =
+    Pin<Box<dyn Future<Output = Result<Option<ExternalState>, crate::store::StoreError>> + Send>>;
+
 type CycleFuture<S> =
     Pin<Box<dyn Future<Output = (S, Result<ReconciliationReport, ReconciliationError>)> + Send>>;
 
@@ -277,6 +278,9 @@ pub struct ReconciliationActor<S> {
     external: Option<ExternalState>,
     /// Rates residuals when stored expectations are applied to the view.
     severity: crate::config::SeverityConfig,
+    /// Polled for writes by other processes. Owned by the actor (not a task of its own), so
+    /// nothing outlives it holding the store open.
+    store: StoreHandle,
 }
 
 impl<S: PortfolioReconciliationService + 'static> ReconciliationActor<S> {
@@ -316,8 +320,8 @@ impl<S: PortfolioReconciliationService + 'static> ReconciliationActor<S> {
             pending_config: None,
             external: None,
             severity: config.severity.clone(),
+            store: store.clone(),
         };
-        tokio::spawn(watch_elsewhere(tx.downgrade(), store.clone()));
         let join = tokio::spawn(actor.run());
         let handle = ReconciliationHandle {
             tx,
@@ -464,6 +468,9 @@ impl<S: PortfolioReconciliationService + 'static> ReconciliationActor<S> {
         if !self.view.paused {
             cycle = self.start_cycle();
         }
+        let mut watch = tokio::time::interval(WATCH_EVERY);
+        watch.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut polling: Option<PollFuture> = None;
         loop {
             let idle = cycle.is_none();
             let scheduled = idle && !self.view.paused;
@@ -519,9 +526,6 @@ impl<S: PortfolioReconciliationService + 'static> ReconciliationActor<S> {
                             ]);
                         }
                     }
-                    Some(Request::External(state)) => {
-                        self.note_external(*state);
-                    }
                     Some(Request::Acknowledged(d)) => {
                         if let Some(report) = &self.view.report {
                             self.view.report = Some(Arc::new(report.with_discrepancy(&d)));
@@ -547,33 +551,26 @@ impl<S: PortfolioReconciliationService + 'static> ReconciliationActor<S> {
                 _ = tokio::time::sleep_until(next_at), if scheduled => {
                     cycle = self.start_cycle();
                 }
+                _ = watch.tick(), if polling.is_none() => {
+                    let store = self.store.clone();
+                    polling = Some(Box::pin(async move {
+                        store.call(|repo| repo.changed_elsewhere()).await
+                    }));
+                }
+                polled = async { polling.as_mut().expect("guarded by is_some").await }, if polling.is_some() => {
+                    polling = None;
+                    match polled {
+                        Ok(Some(state)) => self.note_external(state),
+                        Ok(None) => {}
+                        // A busy moment: the next poll (or the next cycle) catches up.
+                        Err(e) => tracing::debug!(error = %e, "checking for writes by other processes failed"),
+                    }
+                }
             }
         }
         self.view.cycle_running = false;
         self.view.next_cycle_at = None;
         self.publish();
-    }
-}
-
-/// Polls the store for commits by other processes and hands what they changed to the
-/// actor; ends with the actor (only a weak sender is held, so it never keeps it alive).
-async fn watch_elsewhere(tx: mpsc::WeakSender<Request>, store: StoreHandle) {
-    let mut tick = tokio::time::interval(WATCH_EVERY);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        let Some(tx) = tx.upgrade() else { return };
-        match store.call(|repo| repo.changed_elsewhere()).await {
-            Ok(Some(state)) => {
-                if tx.send(Request::External(Box::new(state))).await.is_err() {
-                    return;
-                }
-            }
-            Ok(None) => {}
-            Err(crate::store::StoreError::Stopped) => return,
-            // A busy or unreadable moment: the next poll (or the next cycle) catches up.
-            Err(e) => tracing::debug!(error = %e, "checking for changes by other processes failed"),
-        }
     }
 }
 

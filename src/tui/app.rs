@@ -49,6 +49,8 @@ pub enum Action {
     Tick(DateTime<Utc>),
     /// The terminal was resized to (width, height).
     Resize(u16, u16),
+    /// The mouse wheel or a click.
+    Mouse(super::keys::Pointer),
     /// An audit page arrived.
     AuditLoaded {
         /// The request it answers.
@@ -386,6 +388,7 @@ impl App {
                 self.size = (w, h);
                 self.clamp_cursors();
             }
+            Action::Mouse(p) => return self.pointer(p),
             Action::AuditLoaded { generation, result } => {
                 if let Err(e) = &result {
                     self.note_engine_error(e);

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use super::cursor::{Cursor, Moved};
 use super::effects::Effect;
+use crate::config::TimeZoneSetting;
 use crate::error::ReconciliationError;
 use crate::store::AuditEntry;
 
@@ -19,7 +20,7 @@ pub const PAGE_SIZE: u32 = 200;
 pub struct AuditLine {
     /// Position in the chain.
     pub seq: i64,
-    /// `HH:MM:SS` (UTC).
+    /// `HH:MM:SSZ` (UTC) or `HH:MM:SS+01` (local): a time always says its zone.
     pub time: String,
     /// Event name.
     pub event: String,
@@ -31,7 +32,45 @@ pub struct AuditLine {
 
 impl From<&AuditEntry> for AuditLine {
     fn from(e: &AuditEntry) -> Self {
-        let time = e.at.get(11..19).unwrap_or(&e.at).to_string();
+        Self::shown(e, TimeZoneSetting::Utc, None)
+    }
+}
+
+impl AuditLine {
+    /// The entry as shown in `zone`. A `startup`/`shutdown` written by another process
+    /// (its pid is not `own_pid`: a `recon once` beside the console) says so in its subject,
+    /// so it never reads like this console's own.
+    pub fn shown(e: &AuditEntry, zone: TimeZoneSetting, own_pid: Option<u32>) -> Self {
+        let time = match chrono::DateTime::parse_from_rfc3339(&e.at) {
+            Ok(t) => match zone {
+                TimeZoneSetting::Utc => t
+                    .with_timezone(&chrono::Utc)
+                    .format("%H:%M:%SZ")
+                    .to_string(),
+                TimeZoneSetting::Local => {
+                    let local = t.with_timezone(&chrono::Local);
+                    let offset = local.format("%:z").to_string();
+                    // `+01:00` → `+01`; a half-hour zone keeps its minutes.
+                    let offset = offset.strip_suffix(":00").unwrap_or(&offset).to_string();
+                    format!("{}{offset}", local.format("%H:%M:%S"))
+                }
+            },
+            Err(_) => e.at.get(11..19).unwrap_or(&e.at).to_string(),
+        };
+        let mut subject = e.subject.clone().unwrap_or_default();
+        if let (Some(own), "startup" | "shutdown") = (own_pid, e.event.as_str()) {
+            let pid = serde_json::from_str::<serde_json::Value>(&e.detail)
+                .ok()
+                .and_then(|v| v.get("pid").and_then(serde_json::Value::as_u64));
+            let mode = serde_json::from_str::<serde_json::Value>(&e.detail)
+                .ok()
+                .and_then(|v| v.get("mode").and_then(|m| m.as_str().map(str::to_string)));
+            if pid.is_some_and(|p| p != u64::from(own)) {
+                subject = format!("other process: {}", mode.unwrap_or_else(|| "recon".into()));
+            } else if pid.is_some() {
+                subject = "this console".into();
+            }
+        }
         let detail = match serde_json::from_str::<serde_json::Value>(&e.detail) {
             Ok(serde_json::Value::Object(map)) => map
                 .iter()
@@ -47,7 +86,7 @@ impl From<&AuditEntry> for AuditLine {
             seq: e.seq,
             time,
             event: e.event.clone(),
-            subject: e.subject.clone().unwrap_or_default(),
+            subject,
             detail,
         }
     }
@@ -91,6 +130,10 @@ pub struct AuditPane {
     pub at_oldest: bool,
     /// The last load failed.
     pub error: Option<String>,
+    /// How times are shown (`[ui] timezone`).
+    pub zone: TimeZoneSetting,
+    /// This process, to tell its own startup and shutdown from another's.
+    pub own_pid: Option<u32>,
 }
 
 impl AuditPane {
@@ -210,7 +253,10 @@ impl AuditPane {
             return;
         }
         let kept = self.lines.get(self.cursor.selected).map(|l| l.seq);
-        self.lines = entries.iter().map(AuditLine::from).collect();
+        self.lines = entries
+            .iter()
+            .map(|e| AuditLine::shown(e, self.zone, self.own_pid))
+            .collect();
         self.entries = entries;
         let len = self.lines.len();
         match p.want {

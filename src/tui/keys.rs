@@ -212,8 +212,49 @@ pub fn to_action(app: &App, event: &Event) -> Option<Action> {
     match event {
         Event::Key(k) if k.kind != KeyEventKind::Release => key_action(app.mode(), k),
         Event::Resize(w, h) => Some(Action::Resize(*w, *h)),
+        Event::Mouse(m) if app.mode() == Mode::Normal => {
+            use crossterm::event::{MouseButton, MouseEventKind};
+            let (column, row) = (m.column, m.row);
+            match m.kind {
+                MouseEventKind::ScrollUp => Some(Action::Mouse(Pointer::Wheel {
+                    column,
+                    row,
+                    down: false,
+                })),
+                MouseEventKind::ScrollDown => Some(Action::Mouse(Pointer::Wheel {
+                    column,
+                    row,
+                    down: true,
+                })),
+                MouseEventKind::Down(MouseButton::Left) => {
+                    Some(Action::Mouse(Pointer::Click { column, row }))
+                }
+                _ => None,
+            }
+        }
         _ => None,
     }
+}
+
+/// A mouse event the console acts on (`[ui] mouse`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pointer {
+    /// The wheel turned over (column, row): scrolls the panel there.
+    Wheel {
+        /// Column.
+        column: u16,
+        /// Row.
+        row: u16,
+        /// Towards the end of the list.
+        down: bool,
+    },
+    /// A left click: focuses the panel there and selects the row clicked.
+    Click {
+        /// Column.
+        column: u16,
+        /// Row.
+        row: u16,
+    },
 }
 
 /// Maps a key press in `mode`: a bound key gives its command; in the text modes any

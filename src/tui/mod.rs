@@ -63,12 +63,24 @@ pub enum TuiError {
 /// must not draw again.
 static PANICKED: AtomicBool = AtomicBool::new(false);
 
+/// Mouse reporting is on: every way out turns it off, or the shell would receive escape
+/// sequences for each mouse move after the console is gone.
+static MOUSE: AtomicBool = AtomicBool::new(false);
+
+/// Turns mouse reporting off if it was turned on (idempotent).
+fn release_mouse() {
+    if MOUSE.swap(false, Ordering::SeqCst) {
+        let _ = crossterm::execute!(std::io::stdout(), crossterm::event::DisableMouseCapture);
+    }
+}
+
 /// Wraps the hook `ratatui::try_init` installed (which restores the terminal) so the
 /// loop learns that a panic happened in any task.
 fn note_panics() {
     let restore = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         PANICKED.store(true, Ordering::SeqCst);
+        release_mouse();
         restore(info);
     }));
 }
@@ -101,16 +113,26 @@ pub async fn run(
         ReconciliationActor::spawn(service, store.clone(), interval, false, history);
     let mut app = App::new(themes, theme_index, current_user(), Utc::now());
     app.bell = cfg.ui.bell;
+    app.require_ack_note = cfg.ui.require_ack_note;
+    app.audit.zone = cfg.ui.timezone;
+    app.audit.own_pid = Some(std::process::id());
 
     let outcome = match ratatui::try_init() {
         Ok(mut terminal) => {
             note_panics();
+            if cfg.ui.mouse
+                && crossterm::execute!(std::io::stdout(), crossterm::event::EnableMouseCapture)
+                    .is_ok()
+            {
+                MOUSE.store(true, Ordering::SeqCst);
+            }
             let (tx, results) = mpsc::unbounded_channel();
             let mut effects = EffectRunner::new(handle.clone(), tx);
             let r = event_loop(&mut terminal, app, &handle, &mut effects, results, shutdown).await;
             // Restore before anything winds down (effects in flight, the engine), so the
             // shell is back at once.
             let _ = terminal.show_cursor();
+            release_mouse();
             ratatui::restore();
             effects.shutdown(EFFECT_GRACE).await;
             r
@@ -212,8 +234,9 @@ async fn event_loop(
     }
 }
 
-/// Rings the bell (once per report with news) and keeps the terminal title on the state,
-/// so a trader in another window or tab notices a new critical.
+/// Rings the bell (once per report with news), keeps the terminal title on the state, so
+/// a trader in another window or tab notices a new critical, and sends a copied id to the
+/// clipboard.
 fn announce(app: &mut App) -> std::io::Result<()> {
     use std::io::Write;
     let mut out = std::io::stdout();
@@ -222,6 +245,14 @@ fn announce(app: &mut App) -> std::io::Result<()> {
     }
     if app.take_bell() {
         out.write_all(b"\x07")?;
+        out.flush()?;
+    }
+    if let Some(text) = app.clipboard.take() {
+        // OSC 52: the terminal (also over ssh, and tmux with set-clipboard) puts it on the
+        // system clipboard; no clipboard daemon or X display needed.
+        use base64::Engine as _;
+        let encoded = base64::engine::general_purpose::STANDARD.encode(text.as_bytes());
+        write!(out, "\x1b]52;c;{encoded}\x07")?;
         out.flush()?;
     }
     Ok(())

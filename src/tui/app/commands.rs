@@ -327,6 +327,59 @@ impl App {
         }
     }
 
+    /// The wheel scrolls the panel under the pointer (three rows a notch); a click focuses
+    /// the panel under it and selects the row clicked.
+    pub(super) fn pointer(&mut self, p: crate::tui::keys::Pointer) -> Option<Effect> {
+        use crate::tui::keys::Pointer;
+        let (column, row) = match p {
+            Pointer::Wheel { column, row, .. } | Pointer::Click { column, row } => (column, row),
+        };
+        let area = ratatui::layout::Rect::new(0, 0, self.size.0, self.size.1);
+        let r = crate::tui::ui::regions(area, self);
+        let inside = |a: ratatui::layout::Rect| {
+            column >= a.x && column < a.x + a.width && row >= a.y && row < a.y + a.height
+        };
+        let (panel, rect) = [
+            (Panel::Exchanges, r.exchanges),
+            (Panel::Balances, r.balances),
+            (Panel::Discrepancies, r.discrepancies),
+            (Panel::Audit, r.audit),
+        ]
+        .into_iter()
+        .find(|(_, a)| inside(*a))?;
+        self.focus = panel;
+        match p {
+            Pointer::Wheel { down, .. } => self.move_by(if down { 3 } else { -3 }),
+            Pointer::Click { .. } => {
+                // Tables have a header row under the border; the audit list does not.
+                let first = rect.y + if panel == Panel::Audit { 1 } else { 2 };
+                if panel == Panel::Exchanges || row < first || row + 1 >= rect.y + rect.height {
+                    self.selection_seen();
+                    return None;
+                }
+                let offset = match panel {
+                    Panel::Balances => self.balance_cursor.offset,
+                    Panel::Discrepancies => self.discrepancy_cursor.offset,
+                    Panel::Audit => self.audit.cursor.offset,
+                    Panel::Exchanges => 0,
+                };
+                let target = offset + usize::from(row - first);
+                let len = self.focused_len();
+                if target < len {
+                    let current = match panel {
+                        Panel::Balances => self.balance_cursor.selected,
+                        Panel::Discrepancies => self.discrepancy_cursor.selected,
+                        _ => self.audit.cursor.selected,
+                    };
+                    let effect = self.move_by(target as isize - current as isize);
+                    self.selection_seen();
+                    return effect;
+                }
+                None
+            }
+        }
+    }
+
     /// A NEW line (or exchange) the person moved onto has been seen.
     pub(super) fn selection_seen(&mut self) {
         match self.focus {

@@ -9,6 +9,20 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
+/// The status word with the symbol of the worst counted severity when there are
+/// discrepancies; the status's own symbol otherwise.
+fn status_text(
+    status: Option<crate::domain::ReconciliationStatus>,
+    worst: Option<crate::domain::DiscrepancySeverity>,
+) -> String {
+    match (status, worst) {
+        (Some(crate::domain::ReconciliationStatus::Discrepancies), Some(w)) => {
+            format!("{} DISCREPANCIES", w.symbol())
+        }
+        _ => status_label(status).to_string(),
+    }
+}
+
 use super::discrepancies::{state_count_spans, state_counts};
 use super::{field, severity_label, status_label};
 use crate::domain::escape_controls;
@@ -58,6 +72,9 @@ impl Item {
 /// state, last cycle, countdown, loop state. When the line is wider than the terminal the
 /// least important items go first (latency, the last cycle time, the title, the worst
 /// severity, the countdown, the counts), so the loop state and spinner are always on screen.
+///
+/// With counted discrepancies, the status carries the worst one's symbol (`✖ DISCREPANCIES`
+/// when the worst is critical), so the symbol a trader glances at never understates it.
 fn status_line(app: &App, compact: bool, width: usize) -> Line<'static> {
     let theme = app.theme();
     let view = &app.view;
@@ -69,7 +86,13 @@ fn status_line(app: &App, compact: bool, width: usize) -> Line<'static> {
         Item::new(3, [Span::styled(label(" recon ", " "), theme.base.title)]),
         Item::new(
             KEEP,
-            [Span::styled(status_label(status), theme.status(status))],
+            [Span::styled(
+                status_text(
+                    status,
+                    report.and_then(|r| r.open().map(|d| d.severity).max()),
+                ),
+                theme.status(status),
+            )],
         ),
     ];
     // From the open discrepancies themselves, so an acknowledged or explained one can
