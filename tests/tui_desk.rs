@@ -446,3 +446,29 @@ fn audit_times_carry_their_zone_and_another_process_says_so() {
     );
     assert!(local.time.len() >= 9, "{}", local.time);
 }
+
+#[test]
+fn an_unreadable_ledger_shows_a_question_mark_and_the_last_good_balances_dated() {
+    let mut app = fixtures::app("default", 120, 40);
+    let good_rows = app.balances.len();
+    let mut broken = fixtures::report();
+    broken.ledger_error = Some("ledger ledger.toml: expected `=`".into());
+    broken.discrepancies.clear();
+    broken.status = recon::domain::ReconciliationStatus::Failed;
+    broken.worst_severity = None;
+    broken.finished_at += TimeDelta::seconds(30);
+    let mut view = fixtures::view(Some(broken));
+    view.cycles_completed = 43;
+    app.update(Action::Engine(Arc::new(view), fixtures::now()));
+    assert_eq!(
+        app.balances.len(),
+        good_rows,
+        "the last good picture stands in"
+    );
+    assert_eq!(app.balances_as_of, Some(fixtures::finished_at()));
+    let s = screen(&app);
+    assert!(s.contains("? open (ledger unreadable)"), "{s}");
+    assert!(!s.contains("0 open"), "{s}");
+    assert!(s.contains("as of 10:00:00 UTC — ledger unreadable"), "{s}");
+    assert!(s.contains("Discrepancies ? (ledger unreadable)"), "{s}");
+}

@@ -246,6 +246,11 @@ pub struct App {
     /// After `a` + Enter: the acknowledged id and the row it was on, so the cursor stays
     /// put (on the next open line) when the acknowledged line moves down.
     pub(crate) keep_row_after_ack: Option<(DiscrepancyId, usize)>,
+    /// The last report whose ledger could be read: its balances stand in, greyed and
+    /// dated, while the ledger is unreadable.
+    pub last_good: Option<Arc<crate::engine::ReconciliationReport>>,
+    /// Set while the balances shown are [`Self::last_good`]'s: when that picture was taken.
+    pub balances_as_of: Option<DateTime<Utc>>,
     /// The focused panel fills the screen (`z`).
     pub zoomed: bool,
     /// Text to put on the clipboard (taken by the loop, sent as OSC 52).
@@ -298,6 +303,8 @@ impl App {
             hide_ok: false,
             require_ack_note: true,
             keep_row_after_ack: None,
+            last_good: None,
+            balances_as_of: None,
             zoomed: false,
             clipboard: None,
             news: News::default(),
@@ -544,7 +551,18 @@ impl App {
             .map(|l| l.discrepancy.id.clone());
         match self.view.report.clone() {
             Some(report) => {
-                self.balances = balance_lines(&report);
+                self.balances_as_of = None;
+                if report.ledger_error.is_none() {
+                    self.balances = balance_lines(&report);
+                    self.last_good = Some(report.clone());
+                } else if let Some(good) = &self.last_good {
+                    // Not a blank and not zeros: the last picture anyone could compare,
+                    // labelled with its time.
+                    self.balances = balance_lines(good);
+                    self.balances_as_of = Some(good.finished_at);
+                } else {
+                    self.balances = balance_lines(&report);
+                }
                 self.all_discrepancies = discrepancy_lines(&report);
             }
             None => {

@@ -27,6 +27,12 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         app.balances.len()
     ))];
     title.extend(super::narrowing(app, Panel::Balances));
+    if let Some(at) = app.balances_as_of {
+        title.push(Span::styled(
+            format!("  as of {} — ledger unreadable", at.format("%H:%M:%S UTC")),
+            theme.base.error,
+        ));
+    }
     let block = panel_block(app, Panel::Balances, title);
     let inner = block.inner(area);
     frame.render_widget(block, area);
@@ -91,10 +97,16 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let focused = app.focus == Panel::Balances;
     let mut state = TableState::default()
         .with_selected(focused.then_some(app.balance_cursor.selected.saturating_sub(start)));
+    // An old picture is greyed: it is context, not the current state.
+    let body = if app.balances_as_of.is_some() {
+        theme.on_base(theme.base.muted)
+    } else {
+        theme.base.text
+    };
     let table = Table::new(rows, widths)
         .header(Row::new(header).style(theme.base.muted))
         .column_spacing(SPACING)
-        .style(theme.base.text)
+        .style(body)
         .row_highlight_style(theme.base.selected)
         .highlight_symbol("▶ ")
         .highlight_spacing(HighlightSpacing::Always);

@@ -229,7 +229,16 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let theme = app.theme();
     let counts = state_counts(app.all_discrepancies.iter().map(|l| l.state));
     let mut title = vec![Span::raw("Discrepancies ")];
-    title.extend(state_count_spans(app, counts));
+    if app
+        .view
+        .report
+        .as_ref()
+        .is_some_and(|r| r.ledger_error.is_some())
+    {
+        title.push(Span::styled("? (ledger unreadable)", theme.base.error));
+    } else {
+        title.extend(state_count_spans(app, counts));
+    }
     if app.discrepancies.len() != app.all_discrepancies.len() {
         title.push(Span::styled(
             format!(

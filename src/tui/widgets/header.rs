@@ -108,8 +108,16 @@ fn status_line(app: &App, compact: bool, width: usize) -> Line<'static> {
     }
     let mut states = Vec::new();
     if let Some(r) = report {
-        let counts = state_counts(r.discrepancies.iter().map(|d| d.state()));
-        states.push(Item::new(6, state_count_spans(app, counts)));
+        if r.ledger_error.is_some() {
+            // Nothing was compared: the count is unknown, never "0 open".
+            states.push(Item::new(
+                6,
+                [Span::styled("? open (ledger unreadable)", theme.base.error)],
+            ));
+        } else {
+            let counts = state_counts(r.discrepancies.iter().map(|d| d.state()));
+            states.push(Item::new(6, state_count_spans(app, counts)));
+        }
     }
     let mut last = Vec::new();
     if let Some(r) = report {
@@ -263,14 +271,18 @@ fn summary(app: &App) -> String {
         String::new()
     };
     // The counts per state are on the status line.
+    let discrepancies = if r.ledger_error.is_some() {
+        "?".to_string()
+    } else {
+        r.discrepancies.len().to_string()
+    };
     format!(
-        "cycle #{} · {} exchanges{failed} · {} balances · {} discrepancies",
+        "cycle #{} · {} exchanges{failed} · {} balances · {discrepancies} discrepancies",
         r.id,
         r.exchanges.len(),
         app.balances
             .iter()
             .filter(|b| b.unavailable.is_none())
             .count(),
-        r.discrepancies.len(),
     )
 }
