@@ -34,9 +34,21 @@ fn tmux_installed() {
 
 impl Console {
     fn start(test: &str) -> Self {
+        Self::start_with(test, "1", (120, 40), |_| {})
+    }
+
+    /// A console at `interval` seconds in a `size` terminal, after `prepare` has had its
+    /// say on the directory (e.g. a larger configuration).
+    fn start_with(
+        test: &str,
+        interval: &str,
+        size: (u16, u16),
+        prepare: impl FnOnce(&Path),
+    ) -> Self {
         tmux_installed();
         let dir = tempfile::tempdir().unwrap();
-        config::write(dir.path(), "1", "default");
+        config::write(dir.path(), interval, "default");
+        prepare(dir.path());
         let socket = format!("recon-e2e-{test}-{}", std::process::id());
         // After recon exits the shell reports its status and the terminal modes, then
         // waits, so the pane can still be read.
@@ -52,9 +64,9 @@ impl Console {
             "-s",
             "recon",
             "-x",
-            "120",
+            &size.0.to_string(),
             "-y",
-            "40",
+            &size.1.to_string(),
             "-e",
             &format!("USER={USER}"),
             "-c",
@@ -208,7 +220,7 @@ fn reconcile_help_acknowledge_and_quit_in_a_real_terminal() {
             "coinbase-main",
             "dydx-perps",
             "✖ CRITICAL",
-            "▲ DISCREPANCIES",
+            "✖ DISCREPANCIES",
             "r reconcile",
         ]
         .iter()
@@ -353,4 +365,121 @@ fn e_declares_an_expectation_and_the_line_turns_explained() {
     assert!(audit
         .iter()
         .any(|e| e["event"] == "expectation_added" && e["subject"] == "coinbase-main:BTC"));
+}
+
+#[test]
+fn a_new_critical_rings_the_bell_once_and_titles_the_terminal() {
+    let c = Console::start("bell");
+    let bells = c.dir.path().join("bells");
+    c.tmux(&["set-option", "-g", "bell-action", "any"]);
+    c.tmux(&["set-option", "-g", "monitor-bell", "on"]);
+    c.tmux(&[
+        "set-hook",
+        "-g",
+        "alert-bell",
+        &format!("run-shell 'echo bell >> {}'", bells.display()),
+    ]);
+    c.wait("a first report", 30, |s| s.contains("✖ CRITICAL"));
+    let title = c.display("#{pane_title}");
+    assert_eq!(title, "recon ✖ 1 critical", "title: {title}");
+    // The position manager books 100 XRP the exchange does not hold: a new critical.
+    let ledger = std::fs::read_to_string(c.dir.path().join("ledger.toml")).unwrap();
+    let ledger = ledger.replace("SOL = \"250\"", "SOL = \"250\"\nXRP = \"100\"");
+    let tmp = c.dir.path().join("ledger.toml.new");
+    std::fs::write(&tmp, ledger).unwrap();
+    std::fs::rename(&tmp, c.dir.path().join("ledger.toml")).unwrap();
+    c.wait("the new critical marked NEW", 10, |s| {
+        s.lines()
+            .any(|l| l.contains("coinbase-main:XRP") && l.contains("NEW"))
+    });
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !bells.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(bells.exists(), "the bell did not ring");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while c.display("#{pane_title}") != "recon ✖ 2 critical" && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(c.display("#{pane_title}"), "recon ✖ 2 critical");
+    // Three more one-second cycles of the same picture: still one bell.
+    std::thread::sleep(Duration::from_millis(3000));
+    assert_eq!(std::fs::read_to_string(&bells).unwrap().lines().count(), 1);
+    c.keys(&["q"]);
+    c.assert_exited_and_restored();
+}
+
+#[test]
+fn an_acknowledgement_from_a_shell_shows_within_two_seconds_at_a_30_s_interval() {
+    let c = Console::start_with("outside", "30", (120, 40), |_| {});
+    c.wait("a first report", 30, |s| {
+        s.lines()
+            .any(|l| l.contains("coinbase-main:BTC") && l.contains("● open"))
+    });
+    let out = c.recon(&[
+        "ack",
+        "coinbase-main:BTC",
+        "--note",
+        "from a shell",
+        "--by",
+        "sam",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let at = Instant::now();
+    c.wait("the outside acknowledgement", 2, |s| {
+        s.lines()
+            .any(|l| l.contains("coinbase-main:BTC") && l.contains("✓ acknowledged"))
+    });
+    assert!(at.elapsed() < Duration::from_secs(2));
+    c.wait_for("sam: from a shell", 2);
+    c.keys(&["q"]);
+    c.assert_exited_and_restored();
+}
+
+#[test]
+fn a_desk_of_25_venues_at_80x24_never_hides_a_failed_venue() {
+    let c = Console::start_with("desk", "1", (80, 24), |dir| {
+        let mut config = String::from(
+            "[reconciliation]\ninterval_secs = 1\ncycle_timeout_ms = 2000\nfetch_timeout_ms = 200\n\
+             [retry]\nmax_attempts = 1\n[ledger]\nkind = \"file\"\npath = \"ledger.toml\"\n\
+             [storage]\npath = \"recon.db\"\n[logging]\ndir = \"logs\"\n",
+        );
+        let mut ledger = String::new();
+        for i in 0..25 {
+            let name = if i == 7 {
+                "a-very-long-treasury-account-name-at-venue-07".to_string()
+            } else {
+                format!("venue-{i:02}")
+            };
+            let failing = if i == 19 { "failure_rate = 1.0\n" } else { "" };
+            config.push_str(&format!(
+                "[[exchanges]]\nname = \"{name}\"\nkind = \"simulated\"\nseed = {i}\nlatency_ms = [1, 5]\n{failing}balances = {{ BTC = \"1\", ETH = \"10\" }}\n"
+            ));
+            ledger.push_str(&format!("[{name}]\nBTC = \"1.1\"\nETH = \"10\"\n"));
+        }
+        std::fs::write(dir.join("config.toml"), config).unwrap();
+        std::fs::write(dir.join("ledger.toml"), ledger).unwrap();
+    });
+    let s = c.wait("the desk with its failed venue", 30, |s| {
+        s.contains("venue-19") && s.contains("ERROR") && s.contains("BTC")
+    });
+    // The failed venue leads the exchanges panel, right under its header.
+    let rows: Vec<&str> = s.lines().collect();
+    let header = rows
+        .iter()
+        .position(|l| l.contains("exchange") && l.contains("status"))
+        .unwrap();
+    assert!(rows[header + 1].contains("venue-19"), "{s}");
+    // Five discrepancy rows and the long name shortened in the middle, asset kept.
+    let discrepancy_rows = rows
+        .iter()
+        .filter(|l| l.starts_with('┃') && l.contains(":BTC"))
+        .count();
+    assert!(discrepancy_rows >= 5, "{s}");
+    c.keys(&["q"]);
+    c.assert_exited_and_restored();
 }
