@@ -51,6 +51,21 @@ fn frame(c: &mut Criterion) {
             terminal.draw(|f| ui::render(black_box(&app), f)).unwrap();
         })
     });
+    // The console at desk scale: 25 venues × 1000 balances (3 575 discrepancies), one
+    // venue failed, at 200×60 — the budget is < 1 ms a frame, as for 1000 rows.
+    let desk = fixtures::app_with(
+        "default",
+        200,
+        60,
+        fixtures::view(Some(fixtures::desk_report(25, 1000))),
+        fixtures::audit_entries(10_000, 200),
+    );
+    let mut wide = Terminal::new(TestBackend::new(200, 60)).unwrap();
+    c.bench_function("frame_25_venues_x_1000_rows", |b| {
+        b.iter(|| {
+            wide.draw(|f| ui::render(black_box(&desk), f)).unwrap();
+        })
+    });
     // The work done once per report rather than per frame: formatting and aligning.
     let view = Arc::new(fixtures::view(Some(fixtures::big_report(1000))));
     c.bench_function("report_to_rows_1000", |b| {

@@ -296,3 +296,53 @@ pub fn big_report(n: usize) -> ReconciliationReport {
         .collect();
     r
 }
+
+/// A desk: `venues` exchanges of `rows` balances each (every seventh off by 0.005, a
+/// discrepancy), the first venue failed — the console at desk scale.
+pub fn desk_report(venues: usize, rows: usize) -> ReconciliationReport {
+    let mut r = report();
+    let mut discrepancies = Vec::new();
+    r.exchanges = (0..venues)
+        .map(|x| {
+            let name = format!("venue-{x:02}");
+            let balances = (0..rows)
+                .map(|i| {
+                    let local = Decimal::new((i as i64 + 1) * 1_234_567, 6);
+                    let exchange = if i % 7 == 0 {
+                        local + Decimal::new(5, 3)
+                    } else {
+                        local
+                    };
+                    let asset = format!("A{i:04}");
+                    if exchange != local {
+                        let mut d = discrepancy(
+                            &name,
+                            &asset,
+                            &local.to_string(),
+                            &exchange.to_string(),
+                            DiscrepancySeverity::Medium,
+                            60,
+                        );
+                        d.allowed = dec("0.0001");
+                        discrepancies.push(d);
+                    }
+                    BalanceRow {
+                        asset: Asset::parse(&asset).unwrap(),
+                        local,
+                        exchange,
+                    }
+                })
+                .collect();
+            let mut e = ok_exchange(&name, 100 + x as u64, balances);
+            if x == 0 {
+                e.status = ExchangeStatus::Error;
+                e.error = Some("HTTP 503: service unavailable (3 attempts)".into());
+                e.balances.clear();
+                e.compared = false;
+            }
+            e
+        })
+        .collect();
+    r.discrepancies = discrepancies;
+    r
+}
