@@ -388,6 +388,7 @@ fn report_with_gap(id: i64) -> Arc<recon::ReconciliationReport> {
         status: ReconciliationStatus::Discrepancies,
         worst_severity: Some(DiscrepancySeverity::Critical),
         ledger_error: None,
+        unconfigured: Vec::new(),
         exchanges: vec![ExchangeReport {
             name: e.clone(),
             kind: recon::exchanges::ExchangeKind::Simulated,
@@ -398,6 +399,7 @@ fn report_with_gap(id: i64) -> Arc<recon::ReconciliationReport> {
             balances: vec![],
             compared: true,
             uncompared: vec![],
+            exposed: Vec::new(),
             coverage: recon::exchanges::Coverage::default(),
             last_ok_at: Some(at),
             circuit: CircuitState::Closed,

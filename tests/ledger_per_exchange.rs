@@ -217,3 +217,59 @@ async fn a_bad_ledger_entry_never_trips_the_circuit_breaker() {
     assert!(rep.exchanges.iter().all(|e| e.compared));
     r.close();
 }
+
+#[tokio::test]
+async fn a_failed_exchange_carries_what_the_ledger_holds_there_as_exposed() {
+    let mut r = common::rig(
+        "",
+        "[a]\nBTC = \"1\"\n[b]\nBTC = \"2.50\"\nUSDC = \"100\"\nETH = \"0\"\n",
+        &["a", "b"],
+        |cfg| {
+            let b = common::sim("b", &[("BTC", "2.5")], cfg);
+            b.inject([recon::exchanges::simulated::Fault::Auth]);
+            vec![
+                common::sim("a", &[("BTC", "1")], cfg) as Arc<dyn ExchangeClient>,
+                b,
+            ]
+        },
+    );
+    let rep = r.service.reconcile().await.unwrap();
+    let b = &rep.exchanges[1];
+    assert_eq!(b.status, ExchangeStatus::Error);
+    assert!(b.balances.is_empty() && b.uncompared.is_empty());
+    // Zero holdings expose nothing; amounts exact (the ledger's value, not its spelling).
+    let exposed: Vec<(String, String)> = b
+        .exposed
+        .iter()
+        .map(|(a, v)| (a.to_string(), v.to_string()))
+        .collect();
+    assert_eq!(
+        exposed,
+        [("BTC".into(), "2.5".into()), ("USDC".into(), "100".into())]
+    );
+    // A fetched exchange exposes nothing: its balances say it all.
+    assert!(rep.exchanges[0].exposed.is_empty());
+    // Nor does the JSON report change: a failed exchange lists no balances there.
+    assert_eq!(rep.to_json()["exchanges"][1]["balances"], json!([]));
+    r.close();
+}
+
+#[tokio::test]
+async fn ledger_tables_for_exchanges_that_are_not_configured_are_named_in_the_report() {
+    let mut r = common::rig(
+        "",
+        "[a]\nBTC = \"1\"\n[kraken-old]\nBTC = \"3\"\n[ftx]\nUSD = \"10\"\n",
+        &["a"],
+        |cfg| vec![common::sim("a", &[("BTC", "1")], cfg) as Arc<dyn ExchangeClient>],
+    );
+    let rep = r.service.reconcile().await.unwrap();
+    let names: Vec<&str> = rep.unconfigured.iter().map(|n| n.as_str()).collect();
+    assert_eq!(names, ["ftx", "kraken-old"]);
+    // Not a failure of the cycle: the configured exchange is reconciled as usual.
+    assert_eq!(rep.status, ReconciliationStatus::Reconciled);
+    // An unreadable ledger names nothing: there is no table to speak of.
+    r.write_ledger("[a]\nBTC = \"1\"\n[a]\n");
+    let rep = r.service.reconcile().await.unwrap();
+    assert!(rep.unconfigured.is_empty());
+    r.close();
+}

@@ -260,7 +260,7 @@ fn the_flagged_balance_row_can_be_acknowledged_from_the_balances() {
 fn the_filter_narrows_rows_and_esc_clears_it() {
     let mut app = app();
     let all = app.visible.len();
-    assert_eq!(all, 10);
+    assert_eq!(all, 11);
     // `/` filters the focused panel: the balances.
     press(&mut app, KeyCode::BackTab);
     assert_eq!(app.focus, Panel::Balances);
@@ -272,7 +272,11 @@ fn the_filter_narrows_rows_and_esc_clears_it() {
         .iter()
         .map(|&i| app.balances[i].clone())
         .collect();
-    assert_eq!(rows.len(), 4, "USDC ×2, BTC-USD, ETH-USD");
+    assert_eq!(
+        rows.len(),
+        5,
+        "USDC ×2, BTC-USD, ETH-USD and the USD held on the failed exchange"
+    );
     assert!(rows.iter().all(|r| r.asset.contains("USD")));
     // By exchange name too, case-insensitively.
     press(&mut app, KeyCode::Backspace);
@@ -309,13 +313,13 @@ fn movement_stays_in_bounds() {
     press(&mut app, KeyCode::PageDown);
     assert_eq!(app.balance_cursor.selected, page);
     press(&mut app, KeyCode::Char('G'));
-    assert_eq!(app.balance_cursor.selected, 9);
-    assert_eq!(app.balance_cursor.offset, 10 - page);
+    assert_eq!(app.balance_cursor.selected, 10);
+    assert_eq!(app.balance_cursor.offset, 11 - page);
     press(&mut app, KeyCode::Down);
     press(&mut app, KeyCode::PageDown);
-    assert_eq!(app.balance_cursor.selected, 9);
+    assert_eq!(app.balance_cursor.selected, 10);
     press(&mut app, KeyCode::PageUp);
-    assert_eq!(app.balance_cursor.selected, 9 - page);
+    assert_eq!(app.balance_cursor.selected, 10 - page);
     press(&mut app, KeyCode::Char('g'));
     assert_eq!(
         (app.balance_cursor.selected, app.balance_cursor.offset),

@@ -245,7 +245,7 @@ fn severity_keys_words_and_hide_ok_narrow_the_lists() {
         key(&mut app, c);
     }
     assert_eq!(ids(&app), ["coinbase-main:BTC", "coinbase-main:DOGE"]);
-    assert_eq!(app.visible.len(), 10, "the balances are not filtered by it");
+    assert_eq!(app.visible.len(), 11, "the balances are not filtered by it");
     let s = screen(&app);
     assert!(s.contains("2 of 5"), "{s}");
     // Esc clears the text and keeps the selected line.
@@ -471,4 +471,43 @@ fn an_unreadable_ledger_shows_a_question_mark_and_the_last_good_balances_dated()
     assert!(!s.contains("0 open"), "{s}");
     assert!(s.contains("as of 10:00:00 UTC — ledger unreadable"), "{s}");
     assert!(s.contains("Discrepancies ? (ledger unreadable)"), "{s}");
+}
+
+#[test]
+fn ledger_tables_for_exchanges_that_are_not_configured_raise_a_banner() {
+    for (w, h) in [(80, 24), (120, 40)] {
+        let mut app = fixtures::app("default", w, h);
+        assert!(!screen(&app).contains("not configured"));
+        let mut report = fixtures::report();
+        report.unconfigured = vec![recon::domain::ExchangeName::new("kraken-old")];
+        let mut view = fixtures::view(Some(report));
+        view.cycles_completed = 43;
+        app.update(Action::Engine(Arc::new(view), fixtures::now()));
+        let s = screen(&app);
+        let line = s.lines().nth(1).unwrap();
+        assert_eq!(
+            line.trim_end(),
+            " ⚠ ledger lists an exchange not configured, not reconciled: kraken-old",
+            "{s}"
+        );
+        insta::assert_snapshot!(format!("unconfigured_banner_{w}x{h}"), s);
+        // Two of them, and a notice after a key does not hide the banner.
+        let mut report = fixtures::report();
+        report.unconfigured = vec![
+            recon::domain::ExchangeName::new("kraken-old"),
+            recon::domain::ExchangeName::new("ftx"),
+        ];
+        app.update(Action::Engine(
+            Arc::new(fixtures::view(Some(report))),
+            fixtures::now(),
+        ));
+        key(&mut app, 'u');
+        let s = screen(&app);
+        assert!(
+            s.lines().nth(1).unwrap().starts_with(
+                " ⚠ ledger lists exchanges not configured, not reconciled: kraken-old, ftx"
+            ),
+            "{s}"
+        );
+    }
 }

@@ -424,7 +424,15 @@ fn enter_on_a_balance_row_opens_its_discrepancy_or_says_it_has_none() {
     let mut app = fixtures::app("default", 120, 40);
     press(&mut app, KeyCode::BackTab);
     assert_eq!(app.focus, Panel::Balances);
-    // coinbase-main BTC is the first row: it has a discrepancy.
+    // The failed exchange's rows lead; Enter there shows why it failed.
+    assert_eq!(press(&mut app, KeyCode::Enter), None);
+    assert_eq!(app.mode(), Mode::Detail);
+    let s = screen(&app);
+    assert!(s.contains("timed out after 1000 ms"), "{s}");
+    press(&mut app, KeyCode::Esc);
+    // coinbase-main BTC follows them: it has a discrepancy.
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Down);
     let effect = press(&mut app, KeyCode::Enter);
     assert!(
         matches!(&effect, Some(Effect::LoadDiscrepancyHistory { asset, .. }) if asset.as_str() == "BTC"),
@@ -450,7 +458,7 @@ fn enter_on_an_exchange_shows_its_health_without_a_query() {
     press(&mut app, KeyCode::BackTab);
     press(&mut app, KeyCode::BackTab);
     assert_eq!(app.focus, Panel::Exchanges);
-    press(&mut app, KeyCode::Down);
+    // The failed exchange is the panel's first row (config order puts it second).
     assert_eq!(press(&mut app, KeyCode::Enter), None);
     assert_eq!(app.mode(), Mode::Detail);
     let s = screen(&app);
@@ -464,6 +472,9 @@ fn enter_on_an_exchange_shows_its_health_without_a_query() {
         "breaker         closed",
         "last ok         2026-11-24 09:59:15 UTC (49s ago)",
         "stale           45 s at the cycle of 10:00:00 UTC",
+        "Exposed (the ledger holds, 2 assets)",
+        "BTC                 0.75",
+        "USD             25000",
     ] {
         assert!(s.contains(needle), "missing '{needle}':\n{s}");
     }
@@ -482,7 +493,7 @@ fn a_long_exchange_error_wraps_between_words() {
         fixtures::audit_entries(10, 10),
     );
     app.focus = Panel::Exchanges;
-    app.exchanges.selected = 1;
+    app.exchanges.selected = 0;
     press(&mut app, KeyCode::Enter);
     let s = screen(&app);
     let lines: Vec<&str> = s
@@ -555,7 +566,7 @@ fn audit_detail(theme: &str, w: u16, h: u16) -> App {
 fn exchange_detail(theme: &str, w: u16, h: u16) -> App {
     let mut app = fixtures::app(theme, w, h);
     app.focus = Panel::Exchanges;
-    press(&mut app, KeyCode::Down);
+    // The first row: the failed exchange.
     press(&mut app, KeyCode::Enter);
     app
 }

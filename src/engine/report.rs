@@ -91,6 +91,11 @@ pub struct ExchangeReport {
     /// asset order), so an unreadable ledger never reads as empty holdings. Empty when
     /// compared or not fetched.
     pub uncompared: Vec<(Asset, Decimal)>,
+    /// What the ledger holds on this exchange when the exchange could not be fetched
+    /// (asset → ledger amount, in asset order): what is exposed while it is down. Empty
+    /// when fetched or when the ledger could not be read. Not part of the JSON report,
+    /// whose `balances` stay empty for a failed exchange.
+    pub exposed: Vec<(Asset, Decimal)>,
     /// Coverage receipt.
     pub coverage: Coverage,
     /// Last successful fetch, this one included.
@@ -128,6 +133,9 @@ pub struct ReconciliationReport {
     pub worst_severity: Option<DiscrepancySeverity>,
     /// Why the ledger could not be read, if it could not.
     pub ledger_error: Option<String>,
+    /// Exchanges the ledger has tables for that are not configured: their holdings are
+    /// not reconciled by anyone, which the console shows as a banner.
+    pub unconfigured: Vec<ExchangeName>,
     /// Per exchange, in config order.
     pub exchanges: Vec<ExchangeReport>,
     /// Discrepancies of the exchanges compared this cycle, acknowledged ones included.

@@ -281,6 +281,7 @@ fn compare(
         balances: Vec::new(),
         compared: false,
         uncompared: Vec::new(),
+        exposed: Vec::new(),
         coverage: Coverage::default(),
         last_ok_at: slot.last_ok_at,
         circuit: circuit_state(&slot.breaker),
@@ -306,6 +307,10 @@ fn compare(
         Ok(f) => f,
         Err(err) => {
             fail(&mut report, err.to_string(), err.attempts());
+            // What the desk holds there is what is at stake while it is down.
+            if let Some(Some(Ok(holdings))) = ledger.map(|l| l.get(&name)) {
+                report.exposed = reported(holdings, cfg);
+            }
             return Compared {
                 report,
                 findings: None,
@@ -381,8 +386,9 @@ fn compare(
     }
 }
 
-/// What an exchange reported, for when it could not be compared: non-zero totals of the
-/// assets that are not ignored, in asset order.
+/// What an exchange reported, for when it could not be compared (or what the ledger holds
+/// there, for when it could not be fetched): non-zero totals of the assets that are not
+/// ignored, in asset order.
 fn reported(totals: &BTreeMap<Asset, Decimal>, cfg: &TradingConfig) -> Vec<(Asset, Decimal)> {
     totals
         .iter()
@@ -431,6 +437,7 @@ impl PortfolioReconciliationService for ConcretePortfolioReconciliationService {
             snapshots.extend(c.changed);
             exchanges.push(c.report);
         }
+        let mut unconfigured = Vec::new();
         match &ledger {
             Err(err) => tracing::warn!(error = %err, "ledger unreadable; cycle failed"),
             Ok(l) => {
@@ -440,6 +447,7 @@ impl PortfolioReconciliationService for ConcretePortfolioReconciliationService {
                     .filter(|n| !self.slots.iter().any(|s| s.client.name() == *n))
                 {
                     tracing::warn!(exchange = %name, "ledger lists an exchange that is not configured; its balances are not reconciled");
+                    unconfigured.push(name.clone());
                 }
             }
         }
@@ -490,6 +498,7 @@ impl PortfolioReconciliationService for ConcretePortfolioReconciliationService {
             status: plan.status,
             worst_severity: plan.worst,
             ledger_error,
+            unconfigured,
             exchanges,
             discrepancies: plan.discrepancies,
         })

@@ -411,6 +411,7 @@ mod tests {
             status: crate::domain::ReconciliationStatus::Reconciled,
             worst_severity: None,
             ledger_error: None,
+            unconfigured: Vec::new(),
             exchanges: Vec::new(),
             discrepancies: Vec::new(),
         })

@@ -209,6 +209,7 @@ mod tests {
             balances: Vec::new(),
             compared: status == ExchangeStatus::Ok,
             uncompared: Vec::new(),
+            exposed: Vec::new(),
             coverage: Coverage::default(),
             last_ok_at: None,
             circuit: CircuitState::Closed,
@@ -229,6 +230,7 @@ mod tests {
             status: crate::domain::ReconciliationStatus::Discrepancies,
             worst_severity: worst,
             ledger_error: None,
+            unconfigured: Vec::new(),
             exchanges: ex,
             discrepancies: ds,
         }

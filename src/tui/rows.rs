@@ -8,9 +8,9 @@ use std::collections::HashMap;
 use rust_decimal::{Decimal, RoundingStrategy};
 
 use crate::domain::{
-    align_decimals, format_amount, BalanceDiscrepancy, DiscrepancySeverity, DiscrepancyState,
+    align_decimals, format_amount, Asset, BalanceDiscrepancy, DiscrepancySeverity, DiscrepancyState,
 };
-use crate::engine::report::ExchangeStatus;
+use crate::engine::report::{ExchangeReport, ExchangeStatus};
 use crate::engine::ReconciliationReport;
 
 /// Shown instead of an amount that is not known (never a zero).
@@ -51,40 +51,55 @@ impl BalanceLine {
 }
 
 /// Every compared pair of the report; what an exchange reported when it was fetched but
-/// not compared, with the local side [`UNKNOWN`]; and one line per exchange that was not
-/// fetched. A failed exchange or an unreadable ledger reads as "unknown", never as an
-/// empty or zero account.
+/// not compared, with the local side [`UNKNOWN`]; for an exchange that was not fetched,
+/// one line per asset the ledger holds there (its amounts [`UNKNOWN`]), or a single line
+/// when the ledger holds nothing there or could not be read. A failed exchange or an
+/// unreadable ledger reads as "unknown", never as an empty or zero account. Exchanges
+/// that were not fetched come first, the others in config order.
 pub fn balance_lines(report: &ReconciliationReport) -> Vec<BalanceLine> {
-    // (exchange, asset, local when compared, exchange amount)
-    let pairs: Vec<_> = report
-        .exchanges
+    // (exchange, asset, local when known, exchange amount when known): compared pairs,
+    // what an uncompared exchange reported, what the ledger holds on a failed one.
+    type Pair<'a> = (
+        &'a ExchangeReport,
+        &'a Asset,
+        Option<Decimal>,
+        Option<Decimal>,
+    );
+    // Failed exchanges first, like in the exchanges panel: never below the fold.
+    let mut exchanges: Vec<&ExchangeReport> = report.exchanges.iter().collect();
+    exchanges.sort_by_key(|e| e.status == ExchangeStatus::Ok);
+    let pairs: Vec<Pair> = exchanges
         .iter()
-        .flat_map(|e| {
+        .flat_map(|&e| {
             let compared = e
                 .balances
                 .iter()
                 .filter(move |_| e.compared)
-                .map(move |b| (e, &b.asset, Some(b.local), b.exchange));
+                .map(move |b| (e, &b.asset, Some(b.local), Some(b.exchange)));
             let uncompared = e
                 .uncompared
                 .iter()
                 .filter(move |_| !e.compared)
-                .map(move |(a, v)| (e, a, None, *v));
-            compared.chain(uncompared)
+                .map(move |(a, v)| (e, a, None, Some(*v)));
+            let exposed = e
+                .exposed
+                .iter()
+                .filter(move |_| e.status != ExchangeStatus::Ok && e.uncompared.is_empty())
+                .map(move |(a, v)| (e, a, Some(*v), None));
+            compared.chain(uncompared).chain(exposed)
         })
         .collect();
     // Only known amounts are aligned with each other; "unknown" stands alone.
-    let known = |f: &dyn Fn(Decimal, Decimal) -> Decimal| -> std::vec::IntoIter<String> {
+    let aligned = |f: &dyn Fn(&Pair) -> Option<Decimal>| -> std::vec::IntoIter<String> {
         let values: Vec<String> = pairs
             .iter()
-            .filter_map(|(_, _, l, e)| l.map(|l| format_amount(f(l, *e))))
+            .filter_map(|p| f(p).map(format_amount))
             .collect();
         align_decimals(&values).into_iter()
     };
-    let mut local = known(&|l, _| l);
-    let mut difference = known(&|l, e| e - l);
-    let mut exchange =
-        align_decimals(&pairs.iter().map(|p| format_amount(p.3)).collect::<Vec<_>>()).into_iter();
+    let mut local = aligned(&|p| p.2);
+    let mut exchange = aligned(&|p| p.3);
+    let mut difference = aligned(&|p| Some(p.3? - p.2?));
 
     let flagged: HashMap<_, _> = report
         .discrepancies
@@ -93,8 +108,9 @@ pub fn balance_lines(report: &ReconciliationReport) -> Vec<BalanceLine> {
         .collect();
     let mut lines = Vec::with_capacity(pairs.len() + report.exchanges.len());
     let mut pairs = pairs.into_iter().peekable();
-    for e in &report.exchanges {
-        if e.status != ExchangeStatus::Ok && e.uncompared.is_empty() {
+    for e in exchanges {
+        let failed = e.status != ExchangeStatus::Ok && e.uncompared.is_empty();
+        if failed && e.exposed.is_empty() {
             lines.push(BalanceLine {
                 exchange: e.name.to_string(),
                 asset: "—".into(),
@@ -109,30 +125,39 @@ pub fn balance_lines(report: &ReconciliationReport) -> Vec<BalanceLine> {
             continue;
         }
         while let Some((_, asset, l, x)) = pairs.next_if(|p| std::ptr::eq(p.0, e)) {
-            let exchange_amount = exchange.next().unwrap_or_default();
-            lines.push(match l {
-                Some(l) => BalanceLine {
-                    exchange: e.name.to_string(),
-                    asset: asset.to_string(),
+            let line = BalanceLine {
+                exchange: e.name.to_string(),
+                asset: asset.to_string(),
+                local: UNKNOWN.into(),
+                exchange_amount: UNKNOWN.into(),
+                difference: UNKNOWN.into(),
+                negative: false,
+                discrepancy: None,
+                unavailable: None,
+                uncompared: None,
+            };
+            lines.push(match (l, x) {
+                (Some(l), Some(x)) => BalanceLine {
                     local: local.next().unwrap_or_default(),
-                    exchange_amount,
+                    exchange_amount: exchange.next().unwrap_or_default(),
                     difference: difference.next().unwrap_or_default(),
                     negative: x < l,
                     discrepancy: flagged.get(&(&e.name, asset)).copied(),
-                    unavailable: None,
-                    uncompared: None,
+                    ..line
                 },
-                None => BalanceLine {
-                    exchange: e.name.to_string(),
-                    asset: asset.to_string(),
-                    local: UNKNOWN.into(),
-                    exchange_amount,
-                    difference: UNKNOWN.into(),
-                    negative: false,
-                    discrepancy: None,
-                    unavailable: None,
+                // Fetched, not compared: the exchange's amount is real.
+                (None, Some(_)) => BalanceLine {
+                    exchange_amount: exchange.next().unwrap_or_default(),
                     uncompared: Some(e.status),
+                    ..line
                 },
+                // Not fetched: what the desk holds there is at stake, its state unknown.
+                (Some(_), None) => BalanceLine {
+                    local: local.next().unwrap_or_default(),
+                    unavailable: Some(e.status),
+                    ..line
+                },
+                (None, None) => line,
             });
         }
     }
@@ -228,6 +253,7 @@ mod tests {
             balances: Vec::new(),
             compared: false,
             uncompared: Vec::new(),
+            exposed: Vec::new(),
             coverage: Coverage::default(),
             last_ok_at: None,
             circuit: CircuitState::Closed,
@@ -259,6 +285,7 @@ mod tests {
             status: ReconciliationStatus::Partial,
             worst_severity: None,
             ledger_error: None,
+            unconfigured: Vec::new(),
             exchanges: vec![ok, bad_entry, failed],
             discrepancies: Vec::new(),
         };
@@ -280,7 +307,6 @@ mod tests {
         assert_eq!(
             cells,
             vec![
-                ("a", "BTC", "1.5", " 1.25", "-0.25", None, None),
                 (
                     "b",
                     "ETH",
@@ -299,6 +325,7 @@ mod tests {
                     None,
                     Some(ExchangeStatus::Error)
                 ),
+                ("a", "BTC", "1.5", " 1.25", "-0.25", None, None),
             ]
         );
 
@@ -308,6 +335,7 @@ mod tests {
         let report = ReconciliationReport {
             status: ReconciliationStatus::Failed,
             ledger_error: Some("ledger l.toml: cannot read".into()),
+            unconfigured: Vec::new(),
             exchanges: vec![a],
             ..report
         };
@@ -319,6 +347,76 @@ mod tests {
         );
         assert_eq!(lines[0].uncompared, Some(ExchangeStatus::Ok));
         assert_eq!(lines[0].discrepancy, None);
+    }
+
+    #[test]
+    fn a_failed_exchange_shows_one_unknown_row_per_asset_the_ledger_holds_there() {
+        let mut ok = exchange("a", ExchangeStatus::Ok);
+        ok.compared = true;
+        ok.balances = vec![BalanceRow {
+            asset: Asset::parse("BTC").unwrap(),
+            local: amount("1.5"),
+            exchange: amount("1.25"),
+        }];
+        let mut down = exchange("b", ExchangeStatus::CircuitOpen);
+        down.exposed = vec![
+            (Asset::parse("ETH").unwrap(), amount("10")),
+            (Asset::parse("USDC").unwrap(), amount("0.125")),
+        ];
+        // The ledger holds nothing there (or could not be read): one line still says so.
+        let empty = exchange("c", ExchangeStatus::Error);
+        let report = ReconciliationReport {
+            id: 1,
+            started_at: DateTime::<Utc>::UNIX_EPOCH,
+            finished_at: DateTime::<Utc>::UNIX_EPOCH,
+            duration_ms: 1,
+            status: ReconciliationStatus::Partial,
+            worst_severity: None,
+            ledger_error: None,
+            unconfigured: Vec::new(),
+            exchanges: vec![ok, down, empty],
+            discrepancies: Vec::new(),
+        };
+        let cells: Vec<_> = balance_lines(&report)
+            .into_iter()
+            .map(|l| {
+                (
+                    l.exchange,
+                    l.asset,
+                    l.local,
+                    l.exchange_amount,
+                    l.difference,
+                    l.unavailable,
+                )
+            })
+            .collect();
+        let row = |e: &str, a: &str, l: &str, x: &str, d: &str, s| {
+            (e.into(), a.into(), l.into(), x.into(), d.into(), s)
+        };
+        assert_eq!(
+            cells,
+            // The exchanges that were not fetched lead, like in their own panel.
+            vec![
+                row(
+                    "b",
+                    "ETH",
+                    "10    ",
+                    UNKNOWN,
+                    UNKNOWN,
+                    Some(ExchangeStatus::CircuitOpen)
+                ),
+                row(
+                    "b",
+                    "USDC",
+                    " 0.125",
+                    UNKNOWN,
+                    UNKNOWN,
+                    Some(ExchangeStatus::CircuitOpen)
+                ),
+                row("c", "—", "—", UNKNOWN, UNKNOWN, Some(ExchangeStatus::Error)),
+                row("a", "BTC", " 1.5  ", "1.25", "-0.25", None),
+            ]
+        );
     }
 
     fn gap(id: &str, difference: &str) -> BalanceDiscrepancy {
@@ -382,6 +480,7 @@ mod tests {
             status: ReconciliationStatus::Discrepancies,
             worst_severity: None,
             ledger_error: None,
+            unconfigured: Vec::new(),
             exchanges: Vec::new(),
             discrepancies: vec![explained, acked, partial, open],
         };

@@ -61,6 +61,7 @@ fn ok_exchange(name: &str, latency_ms: u64, balances: Vec<BalanceRow>) -> Exchan
         balances,
         compared: true,
         uncompared: Vec::new(),
+        exposed: Vec::new(),
         last_ok_at: Some(finished_at()),
         circuit: CircuitState::Closed,
     }
@@ -126,6 +127,11 @@ pub fn report() -> ReconciliationReport {
         balances: Vec::new(),
         compared: false,
         uncompared: Vec::new(),
+        // What the ledger holds there: shown as unknown rows while the venue is down.
+        exposed: vec![
+            (Asset::parse("BTC").unwrap(), dec("0.75")),
+            (Asset::parse("USD").unwrap(), dec("25000")),
+        ],
         coverage: Coverage::default(),
         last_ok_at: Some(finished_at() - TimeDelta::seconds(45)),
         circuit: CircuitState::Closed,
@@ -138,6 +144,7 @@ pub fn report() -> ReconciliationReport {
         status: ReconciliationStatus::Partial,
         worst_severity: Some(Critical),
         ledger_error: None,
+        unconfigured: Vec::new(),
         exchanges: vec![
             ok_exchange(
                 "coinbase-main",

@@ -76,6 +76,7 @@ fn exchange(name: &str, status: ExchangeStatus) -> ExchangeReport {
         balances: vec![],
         compared: status == ExchangeStatus::Ok,
         uncompared: vec![],
+        exposed: Vec::new(),
         coverage: Coverage::default(),
         last_ok_at: None,
         circuit: if status == ExchangeStatus::CircuitOpen {
@@ -99,6 +100,7 @@ fn report(
         status: ReconciliationStatus::Discrepancies,
         worst_severity: gaps.iter().map(|d| d.severity).max(),
         ledger_error: None,
+        unconfigured: Vec::new(),
         exchanges,
         discrepancies: gaps,
     }

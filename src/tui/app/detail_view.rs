@@ -21,6 +21,15 @@ impl App {
                     discrepancy: Box::new(d.clone()),
                     current: true,
                 },
+                // The row of an exchange that was not fetched: its health says why.
+                None if self.focus == Panel::Balances && self.selected_unavailable().is_some() => {
+                    let (e, r) = self.selected_unavailable()?;
+                    Target::Exchange {
+                        exchange: Box::new(e.clone()),
+                        finished_at: r.finished_at,
+                        current: true,
+                    }
+                }
                 None => {
                     let text = if self.focus == Panel::Balances {
                         "the selected balance has no discrepancy to detail"
@@ -32,8 +41,9 @@ impl App {
                 }
             },
             Panel::Exchanges => {
+                // In the panel's order (failed ones first), not the config's.
                 let report = self.view.report.as_deref();
-                match report.and_then(|r| Some((r.exchanges.get(self.exchanges.selected)?, r))) {
+                match report.and_then(|r| Some((self.selected_exchange()?, r))) {
                     Some((e, r)) => Target::Exchange {
                         exchange: Box::new(e.clone()),
                         finished_at: r.finished_at,
@@ -55,6 +65,25 @@ impl App {
         };
         self.mode = Mode::Detail;
         self.detail.open(target)
+    }
+
+    /// The exchange of the selected balance row when that exchange was not fetched.
+    fn selected_unavailable(
+        &self,
+    ) -> Option<(
+        &crate::engine::report::ExchangeReport,
+        &crate::engine::ReconciliationReport,
+    )> {
+        let line = self
+            .balances
+            .get(*self.visible.get(self.balance_cursor.selected)?)?;
+        line.unavailable?;
+        let report = self.view.report.as_deref()?;
+        let e = report
+            .exchanges
+            .iter()
+            .find(|e| e.name.as_str() == line.exchange)?;
+        Some((e, report))
     }
 
     /// Scrolls the open view by a line or a page; a page past either end of a

@@ -25,7 +25,7 @@ use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 
 use super::{exchange_status_label, severity_label};
-use crate::domain::{escape_controls, format_amount, BalanceDiscrepancy};
+use crate::domain::{align_decimals, escape_controls, format_amount, BalanceDiscrepancy};
 use crate::engine::rules::round_relative;
 use crate::engine::ExchangeReport;
 use crate::store::{AuditEntry, DifferencePoint};
@@ -570,6 +570,24 @@ fn exchange_lines(
         None => "never fetched successfully".to_string(),
     };
     out.field("stale", &stale, text);
+    if !e.exposed.is_empty() {
+        // What the desk holds there is what is at stake while the venue cannot be read.
+        out.heading(format!(
+            "Exposed (the ledger holds, {} assets)",
+            e.exposed.len()
+        ));
+        let amounts: Vec<String> = e.exposed.iter().map(|(_, v)| format_amount(*v)).collect();
+        // Not `field`: its wrapping would trim the padding that lines up the points.
+        for ((asset, _), amount) in e.exposed.iter().zip(align_decimals(&amounts)) {
+            out.lines.push(Line::from(vec![
+                Span::styled(
+                    format!("  {:<w$}", asset.as_str(), w = LABEL_W - 2),
+                    theme.base.muted,
+                ),
+                Span::styled(amount, text),
+            ]));
+        }
+    }
 }
 
 fn audit_lines(out: &mut Out, e: &AuditEntry) {

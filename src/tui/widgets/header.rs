@@ -239,6 +239,26 @@ fn notice_line(app: &App) -> Line<'static> {
         let e = escape_controls(e);
         spans.push(Span::styled(format!("✖ engine: {e}  "), theme.base.error));
     }
+    // Holdings nobody reconciles stay on screen until the config or the ledger is fixed.
+    if let Some(r) = report.filter(|r| !r.unconfigured.is_empty()) {
+        let names: Vec<String> = r
+            .unconfigured
+            .iter()
+            .map(|n| escape_controls(n.as_str()).into_owned())
+            .collect();
+        spans.push(Span::styled(
+            format!(
+                "⚠ ledger lists {} not configured, not reconciled: {}  ",
+                if names.len() == 1 {
+                    "an exchange"
+                } else {
+                    "exchanges"
+                },
+                names.join(", ")
+            ),
+            theme.base.error,
+        ));
+    }
     if let Some(n) = &app.notice {
         let style = if n.error {
             theme.base.error
@@ -276,13 +296,22 @@ fn summary(app: &App) -> String {
     } else {
         r.discrepancies.len().to_string()
     };
+    // The same total as the balances panel's title; the rows of exchanges that could not
+    // be fetched are counted apart, since their amounts are not known.
+    let unknown = app
+        .balances
+        .iter()
+        .filter(|b| b.unavailable.is_some())
+        .count();
+    let unknown = if unknown > 0 {
+        format!(" ({unknown} unknown)")
+    } else {
+        String::new()
+    };
     format!(
-        "cycle #{} · {} exchanges{failed} · {} balances · {discrepancies} discrepancies",
+        "cycle #{} · {} exchanges{failed} · {} balances{unknown} · {discrepancies} discrepancies",
         r.id,
         r.exchanges.len(),
-        app.balances
-            .iter()
-            .filter(|b| b.unavailable.is_none())
-            .count(),
+        app.balances.len(),
     )
 }
