@@ -511,3 +511,34 @@ fn ledger_tables_for_exchanges_that_are_not_configured_raise_a_banner() {
         );
     }
 }
+
+#[test]
+fn column_widths_stay_put_when_the_next_cycle_has_shorter_amounts() {
+    let mut app = fixtures::app("default", 120, 40);
+    let headers = |s: &str| -> Vec<String> {
+        s.lines()
+            .filter(|l| l.contains("on exchange") || l.contains("discrepancy "))
+            // Inside the borders (a scrollbar may come and go on the right one).
+            .map(|l| l.chars().skip(1).take(118).collect())
+            .collect()
+    };
+    let rows = |s: &str, needle: &str| -> String {
+        s.lines().find(|l| l.contains(needle)).unwrap().to_string()
+    };
+    let before = screen(&app);
+    assert_eq!(headers(&before).len(), 2, "{before}");
+    // The widest amounts leave: dydx's USDC (six places) and the 1500 DOGE gap.
+    let mut report = fixtures::report();
+    report.exchanges[2].balances.truncate(2);
+    report.discrepancies.retain(|d| d.asset.as_str() != "DOGE");
+    report.id += 1;
+    let mut view = fixtures::view(Some(report));
+    view.cycles_completed = 43;
+    app.update(Action::Engine(Arc::new(view), fixtures::now()));
+    let after = screen(&app);
+    assert!(!after.contains("14000.123456"), "{after}");
+    assert_eq!(headers(&after), headers(&before), "{after}");
+    // A discrepancy that stayed is drawn exactly where it was.
+    let needle = "coinbase-main:SOL";
+    assert_eq!(rows(&after, needle), rows(&before, needle), "{needle}");
+}

@@ -233,6 +233,13 @@ pub struct App {
     pub engine_stopped: bool,
     /// Every discrepancy of the report, before the filter and the sort key.
     pub all_discrepancies: Vec<DiscrepancyLine>,
+    /// How many of them are open, acknowledged and explained (counted once per report,
+    /// not per frame).
+    pub discrepancy_counts: [usize; 3],
+    /// Natural column widths of the discrepancies, taken once per report.
+    pub discrepancy_measure: super::widgets::discrepancies::Measure,
+    /// Natural column widths of the balances, taken once per report.
+    pub balance_measure: super::widgets::balances::Measure,
     /// The panel the filter text applies to (where `/` was pressed).
     pub filter_panel: Panel,
     /// Discrepancy order (`s`).
@@ -297,6 +304,9 @@ impl App {
             user,
             engine_stopped: false,
             all_discrepancies: Vec::new(),
+            discrepancy_counts: [0; 3],
+            discrepancy_measure: Default::default(),
+            balance_measure: Default::default(),
             filter_panel: Panel::Balances,
             sort: SortKey::default(),
             min_severity: None,
@@ -570,6 +580,16 @@ impl App {
                 self.all_discrepancies.clear();
             }
         }
+        use super::widgets::{balances, discrepancies};
+        self.discrepancy_counts =
+            discrepancies::state_counts(self.all_discrepancies.iter().map(|l| l.state));
+        self.discrepancy_measure = self.discrepancy_measure.then(discrepancies::Measure::of(
+            &self.all_discrepancies,
+            self.now,
+        ));
+        self.balance_measure = self
+            .balance_measure
+            .then(balances::Measure::of(&self.balances));
         self.apply_filter();
         if let Some(key) = kept_balance {
             if let Some(i) = self.visible.iter().position(|&i| {

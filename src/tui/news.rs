@@ -123,6 +123,11 @@ impl News {
         self.marks.contains_key(id)
     }
 
+    /// Whether any discrepancy carries a NEW mark (cheap: no line is looked at).
+    pub fn any_new(&self) -> bool {
+        !self.marks.is_empty()
+    }
+
     /// Whether exchange `name` carries a NEW mark.
     pub fn is_new_exchange(&self, name: &ExchangeName) -> bool {
         self.exchange_marks.contains_key(name)

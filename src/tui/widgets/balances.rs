@@ -127,21 +127,51 @@ struct Widths {
     state: bool,
 }
 
+/// The natural widths of the balance columns over every row, measured when the report
+/// arrives rather than on every frame (a desk has tens of thousands of rows), and kept
+/// from one cycle to the next unless they grow, so columns do not jump as amounts change.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Measure {
+    exchange: usize,
+    asset: usize,
+    local: usize,
+    exchange_amount: usize,
+    difference: usize,
+}
+
+impl Measure {
+    /// Measures `lines`.
+    pub fn of(lines: &[BalanceLine]) -> Self {
+        let len = |s: &str| s.chars().count();
+        lines.iter().fold(Self::default(), |m, b| Self {
+            exchange: m.exchange.max(len(&b.exchange)),
+            asset: m.asset.max(len(&b.asset)),
+            local: m.local.max(len(&b.local)),
+            exchange_amount: m.exchange_amount.max(len(&b.exchange_amount)),
+            difference: m.difference.max(len(&b.difference)),
+        })
+    }
+
+    /// This measure followed by `next`: each width the larger of the two.
+    pub fn then(self, next: Self) -> Self {
+        Self {
+            exchange: self.exchange.max(next.exchange),
+            asset: self.asset.max(next.asset),
+            local: self.local.max(next.local),
+            exchange_amount: self.exchange_amount.max(next.exchange_amount),
+            difference: self.difference.max(next.difference),
+        }
+    }
+}
+
 impl Widths {
     fn new(app: &App, width: u16) -> Self {
-        let max_len = |f: &dyn Fn(&BalanceLine) -> &str, min: usize| {
-            app.balances
-                .iter()
-                .map(|b| f(b).chars().count())
-                .max()
-                .unwrap_or(0)
-                .max(min)
-        };
-        let exchange = max_len(&|b| &b.exchange, 8).min(20);
-        let asset = max_len(&|b| &b.asset, 5).min(14);
-        let mut local = max_len(&|b| &b.local, 5);
-        let mut exchange_amount = max_len(&|b| &b.exchange_amount, 11);
-        let mut difference = max_len(&|b| &b.difference, 10);
+        let m = app.balance_measure;
+        let exchange = m.exchange.max(8).min(20);
+        let asset = m.asset.max(5).min(14);
+        let mut local = m.local.max(5);
+        let mut exchange_amount = m.exchange_amount.max(11);
+        let mut difference = m.difference.max(10);
         // Highlight symbol (2) and the spacing between columns.
         let avail = usize::from(width).saturating_sub(2);
         let fixed = exchange + asset + 5 * usize::from(SPACING);

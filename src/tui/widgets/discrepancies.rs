@@ -7,7 +7,7 @@
 //! Amounts are exact and never cut: when the panel is narrow, whole columns go instead
 //! (kind, the note, age, relative), and only then the id is shortened, with `…`.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use ratatui::layout::{Alignment, Constraint, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
@@ -104,6 +104,75 @@ pub fn state_label(d: &BalanceDiscrepancy, now: DateTime<Utc>, full: bool) -> St
     }
 }
 
+/// The natural widths of the variable columns over every discrepancy of the report,
+/// measured when the report arrives rather than on every frame (a desk has thousands of
+/// lines), and kept from one cycle to the next unless they grow, so columns do not jump
+/// as amounts change. The state labels depend on the day (a snooze on another day shows
+/// its date), so the measure says which day it was taken on.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Measure {
+    day: Option<NaiveDate>,
+    id: usize,
+    difference: usize,
+    /// Expected and residual, when any line has expectations.
+    declared: Option<(usize, usize)>,
+    state: usize,
+    full_state: usize,
+    note: usize,
+}
+
+impl Measure {
+    /// Measures `lines` as they read on `now`'s day.
+    pub fn of(lines: &[DiscrepancyLine], now: DateTime<Utc>) -> Self {
+        let len = |s: &str| s.chars().count();
+        let mut m = Self {
+            day: Some(now.date_naive()),
+            ..Self::default()
+        };
+        for l in lines {
+            let d = &l.discrepancy;
+            m.id = m.id.max(len(d.id.as_str()));
+            m.difference = m.difference.max(len(&l.difference));
+            if let Some(e) = &l.expected {
+                let (we, wr) = m.declared.unwrap_or_default();
+                let r = l.residual.as_deref().map_or(0, len);
+                m.declared = Some((we.max(len(e)), wr.max(r)));
+            }
+            m.state = m.state.max(len(&state_label(d, now, false)));
+            m.full_state = m.full_state.max(len(&state_label(d, now, true)));
+            m.note = m.note.max(note(d).map_or(0, |n| len(&n)));
+        }
+        m
+    }
+
+    /// This measure followed by `next`: each width the larger of the two, except that
+    /// the expected/residual columns exist only while some line has expectations and
+    /// the state labels of another day are measured afresh.
+    pub fn then(&self, next: Self) -> Self {
+        let same_day = self.day == next.day;
+        Self {
+            day: next.day,
+            id: self.id.max(next.id),
+            difference: self.difference.max(next.difference),
+            declared: next.declared.map(|(e, r)| {
+                let (pe, pr) = self.declared.unwrap_or_default();
+                (e.max(pe), r.max(pr))
+            }),
+            state: if same_day {
+                self.state.max(next.state)
+            } else {
+                next.state
+            },
+            full_state: if same_day {
+                self.full_state.max(next.full_state)
+            } else {
+                next.full_state
+            },
+            note: self.note.max(next.note),
+        }
+    }
+}
+
 /// Which columns the panel shows, and how wide the variable ones are.
 struct Columns {
     /// A NEW column, while any line carries the mark.
@@ -136,27 +205,31 @@ impl Columns {
     /// they fit, relative, age, the note, the full state wording, room for the whole note
     /// and the kind.
     fn fit(app: &App, width: usize) -> Self {
-        let lines = &app.discrepancies;
-        let widest = |f: &dyn Fn(&DiscrepancyLine) -> usize, min: usize| {
-            lines.iter().map(f).max().unwrap_or(0).max(min)
+        // The measure taken when the report arrived, unless the day has turned since.
+        let fresh;
+        let m = if app.discrepancy_measure.day == Some(app.now.date_naive()) {
+            &app.discrepancy_measure
+        } else {
+            fresh = app
+                .discrepancy_measure
+                .then(Measure::of(&app.all_discrepancies, app.now));
+            &fresh
         };
-        let len = |s: &str| s.chars().count();
-        let declared = lines.iter().any(|l| l.expected.is_some()).then(|| {
-            (
-                widest(&|l| l.expected.as_deref().map_or(0, len), 8),
-                widest(&|l| l.residual.as_deref().map_or(0, len), 8),
-            )
-        });
-        let state = |full| widest(&|l| len(&state_label(&l.discrepancy, app.now, full)), 5);
+        // NEW marks are few and short-lived: only then are the lines looked at.
+        let new = app.news.any_new()
+            && app
+                .discrepancies
+                .iter()
+                .any(|l| app.news.is_new(&l.discrepancy.id));
         let mut c = Self {
-            new: lines.iter().any(|l| app.news.is_new(&l.discrepancy.id)),
-            id: widest(&|l| len(l.discrepancy.id.as_str()), 11).min(32),
+            new,
+            id: m.id.max(11).min(32),
             kind: false,
-            difference: widest(&|l| len(&l.difference), 10),
-            declared,
+            difference: m.difference.max(10),
+            declared: m.declared.map(|(e, r)| (e.max(8), r.max(8))),
             relative: false,
             age: false,
-            state: state(false),
+            state: m.state.max(5),
             full_state: false,
             note: None,
         };
@@ -173,9 +246,8 @@ impl Columns {
             };
             c.id = c.id.saturating_sub(over).max(floor);
         }
-        let full = state(true);
-        let note_want =
-            widest(&|l| note(&l.discrepancy).map_or(0, |n| len(&n)), NOTE_MIN).min(NOTE_MAX);
+        let full = m.full_state.max(5);
+        let note_want = m.note.max(NOTE_MIN).min(NOTE_MAX);
         let upgrades: [&dyn Fn(&mut Self); 6] = [
             &|c| c.relative = true,
             &|c| c.age = true,
@@ -227,7 +299,7 @@ impl Columns {
 /// Draws the discrepancy list.
 pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let theme = app.theme();
-    let counts = state_counts(app.all_discrepancies.iter().map(|l| l.state));
+    let counts = app.discrepancy_counts;
     let mut title = vec![Span::raw("Discrepancies ")];
     if app
         .view

@@ -23,7 +23,7 @@ fn status_text(
     }
 }
 
-use super::discrepancies::{state_count_spans, state_counts};
+use super::discrepancies::state_count_spans;
 use super::{field, severity_label, status_label};
 use crate::domain::escape_controls;
 use crate::tui::app::App;
@@ -115,7 +115,7 @@ fn status_line(app: &App, compact: bool, width: usize) -> Line<'static> {
                 [Span::styled("? open (ledger unreadable)", theme.base.error)],
             ));
         } else {
-            let counts = state_counts(r.discrepancies.iter().map(|d| d.state()));
+            let counts = app.discrepancy_counts;
             states.push(Item::new(6, state_count_spans(app, counts)));
         }
     }
