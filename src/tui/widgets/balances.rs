@@ -167,8 +167,8 @@ impl Measure {
 impl Widths {
     fn new(app: &App, width: u16) -> Self {
         let m = app.balance_measure;
-        let exchange = m.exchange.max(8).min(20);
-        let asset = m.asset.max(5).min(14);
+        let exchange = m.exchange.clamp(8, 20);
+        let asset = m.asset.clamp(5, 14);
         let mut local = m.local.max(5);
         let mut exchange_amount = m.exchange_amount.max(11);
         let mut difference = m.difference.max(10);

@@ -223,7 +223,7 @@ impl Columns {
                 .any(|l| app.news.is_new(&l.discrepancy.id));
         let mut c = Self {
             new,
-            id: m.id.max(11).min(32),
+            id: m.id.clamp(11, 32),
             kind: false,
             difference: m.difference.max(10),
             declared: m.declared.map(|(e, r)| (e.max(8), r.max(8))),
@@ -247,7 +247,7 @@ impl Columns {
             c.id = c.id.saturating_sub(over).max(floor);
         }
         let full = m.full_state.max(5);
-        let note_want = m.note.max(NOTE_MIN).min(NOTE_MAX);
+        let note_want = m.note.clamp(NOTE_MIN, NOTE_MAX);
         let upgrades: [&dyn Fn(&mut Self); 6] = [
             &|c| c.relative = true,
             &|c| c.age = true,
