@@ -483,3 +483,38 @@ fn a_desk_of_25_venues_at_80x24_never_hides_a_failed_venue() {
     c.keys(&["q"]);
     c.assert_exited_and_restored();
 }
+
+#[test]
+fn the_mouse_wheel_scrolls_and_a_click_focuses_and_selects_in_a_real_terminal() {
+    let c = Console::start("mouse");
+    let s = c.wait("the balances and the discrepancies", 30, |s| {
+        s.contains("┏ Discrepancies") && s.contains("dydx-perps") && s.contains("r reconcile")
+    });
+    let rows: Vec<&str> = s.lines().collect();
+    // The balances' column header; its third data row is clicked (SGR mouse: 1-based).
+    let header = rows
+        .iter()
+        .position(|l| l.contains("on exchange") && l.contains("asset"))
+        .unwrap();
+    let target = rows[header + 3];
+    let asset = target.split_whitespace().nth(2).unwrap().to_string();
+    let y = header + 3 + 1;
+    c.type_text(&format!("\x1b[<0;10;{y}M\x1b[<0;10;{y}m"));
+    let s = c.wait("the balances focused by the click", 10, |s| {
+        s.contains("┏ Balances")
+    });
+    let selected = s.lines().find(|l| l.contains('▶')).unwrap_or_default();
+    assert!(selected.contains(&asset), "clicked {asset}:\n{s}");
+    // Two notches of the wheel over the panel move the selection down two rows.
+    for _ in 0..2 {
+        c.type_text(&format!("\x1b[<65;10;{y}M"));
+    }
+    let s = c.wait("the selection moved by the wheel", 10, |s| {
+        s.lines()
+            .position(|l| l.contains('▶') && l.contains('┃'))
+            .is_some_and(|p| p == header + 5)
+    });
+    assert!(s.contains("┏ Balances"), "{s}");
+    c.keys(&["q"]);
+    c.assert_exited_and_restored();
+}
