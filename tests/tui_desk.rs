@@ -542,3 +542,34 @@ fn column_widths_stay_put_when_the_next_cycle_has_shorter_amounts() {
     let needle = "coinbase-main:SOL";
     assert_eq!(rows(&after, needle), rows(&before, needle), "{needle}");
 }
+
+#[test]
+fn at_80_columns_names_give_way_before_any_digit() {
+    let mut report = fixtures::report();
+    report.exchanges[0].balances[0] = recon::engine::report::BalanceRow {
+        asset: recon::domain::Asset::parse("BTC").unwrap(),
+        local: fixtures::dec("1234567890123.12345678"),
+        exchange: fixtures::dec("1234567890122.02345678"),
+    };
+    let app = fixtures::app_with(
+        "default",
+        80,
+        24,
+        fixtures::view(Some(report)),
+        fixtures::audit_entries(10, 10),
+    );
+    let mut app = app;
+    app.focus = Panel::Balances;
+    key(&mut app, 'z');
+    let s = screen(&app);
+    let row = s
+        .lines()
+        .find(|l| l.contains("1234567890123.12345678"))
+        .unwrap_or_else(|| panic!("the local amount is cut:\n{s}"));
+    for amount in ["1234567890122.02345678", "-1.1"] {
+        assert!(row.contains(amount), "{amount} cut in\n{row}");
+    }
+    // The exchange name is shortened in the middle instead, its end kept.
+    assert!(row.contains('…'), "{row}");
+    assert!(!s.contains("1234567890123.1234…"), "{s}");
+}

@@ -116,8 +116,8 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
 }
 
 /// Column widths: names as wide as the widest, amounts as wide as their padded strings;
-/// when the terminal is narrow the state column goes first, then amounts are cut (with
-/// a visible `…`).
+/// when the terminal is narrow the names shrink first, then the state column goes, and
+/// only then are amounts cut (with a visible `…`).
 struct Widths {
     exchange: usize,
     asset: usize,
@@ -167,16 +167,27 @@ impl Measure {
 impl Widths {
     fn new(app: &App, width: u16) -> Self {
         let m = app.balance_measure;
-        let exchange = m.exchange.clamp(8, 20);
-        let asset = m.asset.clamp(5, 14);
+        let mut exchange = m.exchange.clamp(8, 20);
+        let mut asset = m.asset.clamp(5, 14);
         let mut local = m.local.max(5);
         let mut exchange_amount = m.exchange_amount.max(11);
         let mut difference = m.difference.max(10);
         // Highlight symbol (2) and the spacing between columns.
         let avail = usize::from(width).saturating_sub(2);
-        let fixed = exchange + asset + 5 * usize::from(SPACING);
         let amounts = local + exchange_amount + difference;
-        let state = fixed + amounts + STATE_W < avail;
+        let spacing = 5 * usize::from(SPACING);
+        // Digits are the last to give up width: names shrink first (shortened in the
+        // middle, down to 8 and 5 columns) to keep the state column, which goes only when
+        // that is not enough; then names shrink to keep the amounts whole.
+        let need = |names: usize, state: bool| {
+            names + spacing + amounts + if state { STATE_W + 1 } else { 0 }
+        };
+        let state = need(8 + 5, true) <= avail;
+        let over = need(exchange + asset, state).saturating_sub(avail);
+        let from_exchange = over.min(exchange.saturating_sub(8));
+        exchange -= from_exchange;
+        asset -= (over - from_exchange).min(asset.saturating_sub(5));
+        let fixed = exchange + asset + spacing;
         if fixed + amounts > avail {
             let share = avail.saturating_sub(fixed) / 3;
             local = local.min(share);
