@@ -505,14 +505,30 @@ fn the_mouse_wheel_scrolls_and_a_click_focuses_and_selects_in_a_real_terminal() 
     });
     let selected = s.lines().find(|l| l.contains('▶')).unwrap_or_default();
     assert!(selected.contains(&asset), "clicked {asset}:\n{s}");
-    // Two notches of the wheel over the panel move the selection down two rows.
-    for _ in 0..2 {
-        c.type_text(&format!("\x1b[<65;10;{y}M"));
-    }
-    let s = c.wait("the selection moved by the wheel", 10, |s| {
+    // The balances' data rows: from under the header to the panel's bottom border.
+    let n = s
+        .lines()
+        .skip(header + 1)
+        .take_while(|l| !l.starts_with('┗') && !l.starts_with('└'))
+        .filter(|l| l.chars().any(|c| c.is_alphanumeric()))
+        .count();
+    assert!(n >= 3, "{s}");
+    let selected_at = |s: &str| {
         s.lines()
-            .position(|l| l.contains('▶') && l.contains('┃'))
-            .is_some_and(|p| p == header + 5)
+            .skip(header + 1)
+            .take(n)
+            .position(|l| l.contains('▶'))
+    };
+    // A notch of the wheel over the panel moves the selection three rows (to the last
+    // one at most), a notch up three back.
+    let down = (2 + 3).min(n - 1);
+    c.type_text(&format!("\x1b[<65;10;{y}M"));
+    c.wait("the selection moved down by the wheel", 10, |s| {
+        selected_at(s) == Some(down)
+    });
+    c.type_text(&format!("\x1b[<64;10;{y}M"));
+    let s = c.wait("the selection moved up by the wheel", 10, |s| {
+        selected_at(s) == Some(down.saturating_sub(3))
     });
     assert!(s.contains("┏ Balances"), "{s}");
     c.keys(&["q"]);
