@@ -133,22 +133,25 @@ where
 
 fn to_value(ty: EnvType, raw: &str) -> Result<Value, String> {
     let raw = raw.trim();
+    // Quoted in the one-line error with its control characters escaped (a stray newline
+    // would otherwise split the message).
+    let shown = crate::domain::escape_controls(raw);
     match ty {
         EnvType::Integer => raw
             .parse::<i64>()
             .map(Value::Integer)
-            .map_err(|_| format!("'{raw}' is not an integer")),
+            .map_err(|_| format!("'{shown}' is not an integer")),
         EnvType::Seconds => raw
             .parse::<f64>()
             .ok()
             .filter(|v| v.is_finite())
             .map(Value::Float)
-            .ok_or_else(|| format!("'{raw}' is not a number of seconds")),
+            .ok_or_else(|| format!("'{shown}' is not a number of seconds")),
         EnvType::Decimal | EnvType::Text => Ok(Value::String(raw.to_string())),
         EnvType::Bool => match raw {
             "true" | "1" => Ok(Value::Boolean(true)),
             "false" | "0" => Ok(Value::Boolean(false)),
-            _ => Err(format!("'{raw}' is not true or false")),
+            _ => Err(format!("'{shown}' is not true or false")),
         },
         EnvType::List => Ok(Value::Array(
             raw.split(',')
@@ -169,6 +172,20 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn a_bad_value_with_a_newline_is_quoted_on_one_line() {
+        let err = overlay(
+            &mut Table::new(),
+            vars(&[("RECON_RECONCILIATION_INTERVAL_SECS", "#\n.kro")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            err,
+            "environment RECON_RECONCILIATION_INTERVAL_SECS: reconciliation.interval_secs: '#\\n.kro' is not a number of seconds"
+        );
     }
 
     #[test]
