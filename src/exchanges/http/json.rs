@@ -90,11 +90,31 @@ pub fn decode<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Exchange
     let de = &mut serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
-        let inner = one_line(&e.inner().to_string());
-        ExchangeError::Malformed(if path == "." {
+        let inner = e.inner().to_string();
+        // The path quotes the body's own keys, which may hold newlines or anything else.
+        ExchangeError::Malformed(one_line(&if path == "." {
             inner
         } else {
             format!("{path}: {inner}")
-        })
+        }))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_with_a_newline_in_the_error_path_stays_on_one_line() {
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Page {
+            accounts: std::collections::HashMap<String, u8>,
+        }
+        let err = decode::<Page>(b"{\"accounts\": {\"acco\\nts\": \"x\"}}").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "malformed response: accounts.acco ts: invalid type: string \"x\", expected u8 at line 1 column 29"
+        );
+    }
 }
