@@ -143,10 +143,17 @@ impl Explain<'_> {
         }
         d.expected = self.expected;
         let magnitude = f.local.abs().max(f.exchange.abs());
-        if let Some(r) = self.severity.and_then(|s| {
-            rules::residual(d.difference, d.expected_total(), d.allowed, magnitude, s)
-        }) {
-            d.severity = r.severity;
+        let Some(s) = self.severity else {
+            return;
+        };
+        if let Some(r) = rules::residual(d.difference, d.expected_total(), d.allowed, magnitude, s)
+        {
+            // The same rule as the difference's: the residual's relative severity, raised
+            // by the residual's value or capped by dust (SPEC §2).
+            d.severity = match d.valuation.as_mut() {
+                Some(v) => v.rate(r.severity, r.residual, &s.value),
+                None => r.severity,
+            };
         }
     }
 }
@@ -221,6 +228,7 @@ fn from_finding(
         opened_at,
         acknowledgement: None,
         expected: Vec::new(),
+        valuation: f.valuation.clone(),
     }
 }
 
@@ -347,10 +355,11 @@ fn update(
             d,
         ));
     }
-    // Expectations are not stored with the discrepancy: only a change of what is stored
-    // is a write.
+    // Expectations and the valuation are not stored with the discrepancy: only a change
+    // of what is stored is a write.
     let stored_changed = BalanceDiscrepancy {
         expected: Vec::new(),
+        valuation: None,
         ..next.clone()
     } != prev;
     if stored_changed {
@@ -383,6 +392,7 @@ mod tests {
             severity: DiscrepancySeverity::Critical,
             allowed: Decimal::new(15, 5),
             tolerance_source: "default".into(),
+            valuation: None,
         }
     }
 

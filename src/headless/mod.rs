@@ -413,6 +413,7 @@ mod tests {
             ledger_error: None,
             exchanges: Vec::new(),
             discrepancies: Vec::new(),
+            valuation: None,
         })
     }
 

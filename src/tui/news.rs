@@ -195,6 +195,7 @@ mod tests {
             opened_at: t(0),
             acknowledgement: None,
             expected: Vec::new(),
+            valuation: None,
         }
     }
 
@@ -231,6 +232,7 @@ mod tests {
             ledger_error: None,
             exchanges: ex,
             discrepancies: ds,
+            valuation: None,
         }
     }
 

@@ -261,6 +261,7 @@ mod tests {
             ledger_error: None,
             exchanges: vec![ok, bad_entry, failed],
             discrepancies: Vec::new(),
+            valuation: None,
         };
         let lines = balance_lines(&report);
         let cells: Vec<_> = lines
@@ -340,6 +341,7 @@ mod tests {
             opened_at: DateTime::<Utc>::UNIX_EPOCH,
             acknowledgement: None,
             expected: Vec::new(),
+            valuation: None,
         }
     }
 
@@ -384,6 +386,7 @@ mod tests {
             ledger_error: None,
             exchanges: Vec::new(),
             discrepancies: vec![explained, acked, partial, open],
+            valuation: None,
         };
         let lines = discrepancy_lines(&report);
         let got: Vec<_> = lines

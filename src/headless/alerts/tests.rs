@@ -62,6 +62,7 @@ fn gap(
         opened_at: t0(),
         acknowledgement: None,
         expected: Vec::new(),
+        valuation: None,
     }
 }
 
@@ -101,6 +102,7 @@ fn report(
         ledger_error: None,
         exchanges,
         discrepancies: gaps,
+        valuation: None,
     }
 }
 
