@@ -372,3 +372,38 @@ async fn a_stale_price_falls_back_to_relative_severity_and_says_why() {
     drop(parts.store);
     parts.store_thread.join();
 }
+
+#[tokio::test]
+async fn table_output_has_a_value_column_aligned_on_the_point_and_the_value_at_risk() {
+    let mock = MockExchange::start(Auth::None).await;
+    mock.always(
+        "/prices",
+        Scripted::json(200, &br#"{"BTC": "97000", "ETH": "3500.5"}"#[..]),
+    );
+    let dir = setup(
+        &format!(
+            "{THRESHOLDS}[valuation]\nsource = \"http\"\nurl = \"{}prices\"\n{}",
+            mock.base_url(),
+            spot("BTC = \"149.7\", ETH = \"999.7\", XYZ = \"5\"")
+        ),
+        "[spot]\nBTC = \"150\"\nETH = \"1000\"\n",
+    );
+    let out = run(dir.path(), &["once", "--format", "table"]).await;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let from_table: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("SEVERITY"))
+        .collect();
+    assert_eq!(
+        from_table,
+        vec![
+            "SEVERITY    STATE   ID        KIND             LOCAL  EXCHANGE  DIFFERENCE  EXPECTED  RESIDUAL  RELATIVE  VALUE (USD)  NOTE",
+            "✖ CRITICAL  ● open  spot:BTC  mismatch           150     149.7        -0.3         0      -0.3  0.002        29100",
+            "✖ CRITICAL  ● open  spot:XYZ  missing_locally      0       5           5           0       5    1                -     no value: no price for XYZ from http",
+            "◆ HIGH      ● open  spot:ETH  mismatch          1000     999.7        -0.3         0      -0.3  0.0003        1050.15",
+            "",
+            "value at risk: unknown: spot:XYZ (no price for XYZ from http) has no value",
+        ]
+    );
+    assert_eq!(out.status.code(), Some(2));
+}
