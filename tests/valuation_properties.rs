@@ -305,3 +305,89 @@ fn no_valuation_no_value_fields() {
         }
     }
 }
+
+/// The Prometheus series of valuation (SPEC §10): a value per valued discrepancy, none for
+/// an unpriced one, the value at risk only while it is known, and both gone with the gap.
+#[test]
+fn metrics_export_values_and_the_value_at_risk_only_when_known() {
+    use recon::headless::logs::Tracker;
+    use recon::headless::metrics::Metrics;
+
+    let sample = |text: &str, key: &str| -> Option<String> {
+        text.lines()
+            .find_map(|l| l.strip_prefix(key)?.strip_prefix(' ').map(str::to_string))
+    };
+    let valued = |value: Option<&str>| {
+        Some(Valuation {
+            price: value.map(|_| Decimal::ONE),
+            value: value.map(|v| v.parse().unwrap()),
+            price_error: value.is_none().then(|| "no price for X from static".into()),
+            ..Valuation::default()
+        })
+    };
+    let mut report = fixtures::report();
+    report.valuation = Some(ReportValuation {
+        quote: a("USD"),
+        source: "static".into(),
+        max_age: Duration::from_secs(300),
+        fetched_at: Some(fixtures::finished_at()),
+        error: None,
+    });
+    // BTC $9,700, SOL $90, LINK unpriced, DOGE acknowledged $525, BTC-USD $291.
+    for (d, v) in report.discrepancies.iter_mut().zip([
+        Some("9700"),
+        Some("90"),
+        None,
+        Some("525"),
+        Some("291"),
+    ]) {
+        d.valuation = valued(v);
+    }
+    let metrics = Metrics::new();
+    let mut tracker = Tracker::default();
+    let changes = tracker.observe(&report);
+    metrics.observe(&report, tracker.known(), &changes);
+    let text = metrics.encode();
+    let key = |ex: &str, asset: &str| {
+        format!("recon_discrepancy_value{{exchange=\"{ex}\",asset=\"{asset}\"}}")
+    };
+    assert_eq!(
+        sample(&text, &key("coinbase-main", "BTC")).as_deref(),
+        Some("9700.0")
+    );
+    assert_eq!(
+        sample(&text, &key("coinbase-main", "DOGE")).as_deref(),
+        Some("525.0")
+    );
+    assert_eq!(
+        sample(&text, &key("coinbase-main", "LINK")),
+        None,
+        "unpriced: no series"
+    );
+    assert_eq!(
+        sample(&text, "recon_value_at_risk{quote=\"USD\"}"),
+        None,
+        "a counted line is unpriced: the sum is unknown, not exported"
+    );
+
+    // LINK priced now; BTC resolved (gone from the compared exchange).
+    report.discrepancies[2].valuation = valued(Some("6"));
+    report.discrepancies.remove(0);
+    let changes = tracker.observe(&report);
+    metrics.observe(&report, tracker.known(), &changes);
+    let text = metrics.encode();
+    assert_eq!(
+        sample(&text, &key("coinbase-main", "BTC")),
+        None,
+        "resolved: removed"
+    );
+    assert_eq!(
+        sample(&text, &key("coinbase-main", "LINK")).as_deref(),
+        Some("6.0")
+    );
+    // 90 + 6 + 291: the acknowledged DOGE does not count.
+    assert_eq!(
+        sample(&text, "recon_value_at_risk{quote=\"USD\"}").as_deref(),
+        Some("387.0")
+    );
+}
