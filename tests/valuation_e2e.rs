@@ -407,3 +407,77 @@ async fn table_output_has_a_value_column_aligned_on_the_point_and_the_value_at_r
     );
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[tokio::test]
+async fn an_expectation_residual_is_rated_by_its_own_value() {
+    let dir = setup(
+        &format!(
+            "{THRESHOLDS}[valuation]\nprices = {{ BTC = \"97000\" }}\n{}",
+            spot("BTC = \"149.7\"")
+        ),
+        "[spot]\nBTC = \"150\"\n",
+    );
+    let out = run(
+        dir.path(),
+        &["expect", "spot:BTC", "-0.28", "--for", "1h", "--by", "ops"],
+    )
+    .await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (code, r) = once(dir.path()).await;
+    let d = &r["discrepancies"][0];
+    // The gap is $29,100; what nobody declared is 0.02 BTC = $1,940: high by value
+    // (0.013 % of the balance: low by ratio), and counted.
+    assert_eq!(
+        (
+            &d["residual"],
+            &d["value"],
+            &d["value_severity"],
+            &d["severity"],
+            &d["state"]
+        ),
+        (
+            &json!("-0.02"),
+            &json!("29100"),
+            &json!("high"),
+            &json!("high"),
+            &json!("open")
+        )
+    );
+    assert_eq!(r["value_at_risk"], "29100");
+    assert_eq!(code, 2);
+}
+
+#[tokio::test]
+async fn coinbase_is_asked_again_for_an_asset_only_the_exchange_holds() {
+    let mock = MockExchange::start(Auth::None).await;
+    mock.always(
+        PRODUCTS,
+        Scripted::file("coinbase_advanced/market_products_btc_eth_sol.json"),
+    );
+    let dir = setup(
+        &format!(
+            "[valuation]\nsource = \"coinbase\"\nbase_url = \"{}\"\n{}",
+            mock.base_url(),
+            spot("BTC = \"1\", SOL = \"2\"")
+        ),
+        "[spot]\nBTC = \"1\"\n",
+    );
+    let (_, r) = once(dir.path()).await;
+    assert_eq!(
+        lines(&r),
+        vec![json!(["spot:SOL", "critical", "187.5", "375", "low", null])]
+    );
+    let asked: Vec<Option<String>> = mock.requests().iter().map(|q| q.query.clone()).collect();
+    assert_eq!(
+        asked,
+        vec![
+            Some("product_ids=BTC-USD".to_string()),
+            Some("product_ids=SOL-USD".to_string())
+        ]
+    );
+}
