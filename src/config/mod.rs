@@ -779,10 +779,12 @@ mod tests {
 
     #[test]
     fn ignore_under_one_page_over_ten_thousand_in_four_lines() {
+        // As in the README: exactly these four lines.
         let cfg = load(&format!(
-            "[severity.value]\ndust = \"1\"\ncritical = \"10000\"\n[valuation]\nprices = {{ BTC = \"97000\" }}\n{SIM}"
+            "[valuation]\nsource = \"coinbase\"\n[severity]\nvalue = {{ dust = \"1\", critical = \"10000\" }}\n{SIM}"
         ))
         .unwrap();
+        assert_eq!(cfg.valuation.map(|v| v.source.kind()), Some("coinbase"));
         assert_eq!(
             cfg.severity.value,
             ValueSeverityConfig {
