@@ -481,3 +481,58 @@ async fn coinbase_is_asked_again_for_an_asset_only_the_exchange_holds() {
         ]
     );
 }
+
+#[tokio::test]
+async fn a_coinbase_price_sent_as_a_json_number_is_an_error_for_prices_only() {
+    let mock = MockExchange::start(Auth::None).await;
+    mock.always(
+        PRODUCTS,
+        Scripted::file("coinbase_advanced/market_products_price_as_number_synthetic.json"),
+    );
+    let dir = coinbase_dir(&mock);
+    let (code, r) = once(dir.path()).await;
+    let err = "coinbase prices: malformed response: price of BTC-USD: a JSON number instead of a decimal string";
+    assert_eq!(
+        lines(&r),
+        vec![
+            json!([
+                "spot:BTC",
+                "critical",
+                null,
+                null,
+                null,
+                format!("no price for BTC: {err}")
+            ]),
+            json!([
+                "spot:ETH-USD",
+                "high",
+                null,
+                null,
+                null,
+                format!("no price for ETH: {err}")
+            ]),
+            json!(["spot:USDC", "high", "1", "25", "low", null]),
+        ]
+    );
+    assert_eq!(r["exchanges"][0]["status"], "ok");
+    assert_eq!(r["prices"]["error"], err);
+    assert_eq!(code, 2);
+    // Audited with its money terms.
+    let audit = run(dir.path(), &["audit", "--format", "json"]).await;
+    let entries: Value = serde_json::from_slice(&audit.stdout).unwrap();
+    let opened = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["event"] == "discrepancy_opened" && e["subject"] == "spot:USDC")
+        .unwrap();
+    let detail = &opened["detail"];
+    assert_eq!(
+        (
+            &detail["price"],
+            &detail["value"],
+            &detail["value_severity"]
+        ),
+        (&json!("1"), &json!("25"), &json!("low"))
+    );
+}

@@ -234,6 +234,18 @@ fn from_finding(
 
 fn detail(d: &BalanceDiscrepancy) -> serde_json::Value {
     let mut v = base_detail(d);
+    // Why the severity is what it is, in money terms, as the audit trail saw it.
+    if let (Some(val), Some(map)) = (&d.valuation, v.as_object_mut()) {
+        map.insert("price".into(), json!(val.price.map(format_amount)));
+        map.insert("value".into(), json!(val.value.map(format_amount)));
+        map.insert(
+            "value_severity".into(),
+            json!(val.value_severity.map(|s| s.as_str())),
+        );
+        if let Some(e) = &val.price_error {
+            map.insert("price_error".into(), json!(e));
+        }
+    }
     if let (false, Some(map)) = (d.expected.is_empty(), v.as_object_mut()) {
         map.insert("state".into(), json!(d.state().as_str()));
         map.insert("expected".into(), json!(format_amount(d.expected_total())));
