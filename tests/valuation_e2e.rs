@@ -128,6 +128,16 @@ async fn a_dust_gap_stays_low_whatever_its_ratio() {
     assert_eq!(r["value_at_risk"], "0.6");
     assert_eq!(r["value_at_risk_error"], Value::Null);
     assert_eq!(r["exchanges"][0]["value_at_risk"], "0.6");
+    assert_eq!(r["exchanges"][0]["value_at_risk_error"], Value::Null);
+    assert_eq!(
+        (
+            &r["prices"]["source"],
+            &r["prices"]["max_age_secs"],
+            &r["prices"]["age_secs"],
+            &r["prices"]["stale"]
+        ),
+        (&json!("static"), &json!(300), &json!(0), &json!(false))
+    );
     assert_eq!(code, 1);
 }
 

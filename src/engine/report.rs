@@ -409,7 +409,11 @@ impl ReconciliationReport {
                     "source": p.source,
                     "fetched_at": p.fetched_at.map(timestamp),
                     "age_secs": p.age_secs(self.finished_at),
-                    "max_age_secs": p.max_age.as_secs_f64(),
+                    "max_age_secs": if p.max_age.subsec_nanos() == 0 {
+                        json!(p.max_age.as_secs())
+                    } else {
+                        json!(p.max_age.as_secs_f64())
+                    },
                     "stale": p.is_stale(self.finished_at),
                     "error": p.error,
                 }),
