@@ -391,3 +391,85 @@ fn metrics_export_values_and_the_value_at_risk_only_when_known() {
         Some("387.0")
     );
 }
+
+/// Another process declares an expectation (`recon expect`): the console re-rates the line
+/// on the residual's value with the same rule, keeping the price it had.
+#[test]
+fn stored_state_re_rates_on_the_residual_value() {
+    use recon::config::SeverityConfig;
+    use recon::domain::{ExchangeName, Expectation};
+    use recon::store::StoredDiscrepancy;
+
+    let mut report = fixtures::report();
+    // coinbase-main:BTC, 1.5 → 1.4 (relative critical), at $97,000: $9,700.
+    report.discrepancies.truncate(1);
+    let thresholds = ValueSeverityConfig {
+        dust: Some(Decimal::ONE),
+        medium: None,
+        high: Some(Decimal::from(1000)),
+        critical: Some(Decimal::from(10_000)),
+    };
+    let severity = SeverityConfig {
+        medium: Decimal::new(1, 3),
+        high: Decimal::new(1, 2),
+        critical: Decimal::new(5, 2),
+        value: thresholds,
+    };
+    report.discrepancies[0].valuation = Some(Valuation {
+        price: Some(Decimal::from(97_000)),
+        value: Some(Decimal::from(9_700)),
+        value_severity: Some(High),
+        ..Valuation::default()
+    });
+    report.valuation = Some(ReportValuation {
+        quote: a("USD"),
+        source: "static".into(),
+        max_age: Duration::from_secs(300),
+        fetched_at: Some(fixtures::finished_at()),
+        error: None,
+    });
+    let stored = StoredDiscrepancy {
+        row_id: 1,
+        // The store keeps no valuation.
+        discrepancy: recon::domain::BalanceDiscrepancy {
+            valuation: None,
+            ..report.discrepancies[0].clone()
+        },
+    };
+    let expect = |difference: &str| Expectation {
+        id: 7,
+        exchange: ExchangeName::new("coinbase-main"),
+        asset: a("BTC"),
+        difference: difference.parse().unwrap(),
+        by: "ops".into(),
+        note: String::new(),
+        created_at: fixtures::finished_at(),
+        expires_at: fixtures::finished_at() + TimeDelta::hours(1),
+        engaged_at: None,
+    };
+    let now = fixtures::finished_at();
+    // 0.09 of the 0.1 declared: 0.01 BTC = $970 undeclared, 0.67 % of 1.5 (medium by
+    // ratio, below high by value).
+    let r = report.with_stored_state(
+        std::slice::from_ref(&stored),
+        &[expect("-0.09")],
+        &severity,
+        now,
+    );
+    let d = &r.discrepancies[0];
+    assert_eq!(d.residual(), Decimal::new(-1, 2));
+    assert_eq!(d.severity, Medium);
+    let v = d.valuation.as_ref().unwrap();
+    assert_eq!(
+        (v.value, v.value_severity),
+        (Some(Decimal::from(9_700)), Some(Low))
+    );
+    // With dust at $1,000, the same $970 residual is capped at low, and still counts.
+    let mut dusty = severity.clone();
+    dusty.value.dust = Some(Decimal::from(1000));
+    dusty.value.high = None;
+    let r = report.with_stored_state(&[stored], &[expect("-0.09")], &dusty, now);
+    let d = &r.discrepancies[0];
+    assert!(d.is_counted());
+    assert_eq!(d.severity, Low);
+}
