@@ -240,6 +240,16 @@ pub fn exact_sub(a: Decimal, b: Decimal) -> Option<Decimal> {
     exact_add(a, -b)
 }
 
+/// `a × b`, exact or `None`: `None` when the product overflows a 96-bit decimal or would
+/// need more than 28 decimal places (rust_decimal's `checked_mul` silently rounds then).
+/// Conservative: a product whose rounding would only have dropped trailing zeros is also
+/// refused; a money value is never a rounded one.
+pub fn exact_mul(a: Decimal, b: Decimal) -> Option<Decimal> {
+    let (a, b) = (a.normalize(), b.normalize());
+    let product = a.checked_mul(b)?;
+    (product.scale() == a.scale() + b.scale()).then_some(product)
+}
+
 /// The current time at the millisecond precision recon stores, so a value read back
 /// from the database equals the value that was written.
 pub fn now_millis() -> DateTime<Utc> {
@@ -443,6 +453,27 @@ pub struct Acknowledgement {
     pub expires_at: Option<DateTime<Utc>>,
 }
 
+/// The money value of one discrepancy in the quote currency (SPEC §2, §3). Present only
+/// with `[valuation]`; computed every cycle from the price book, never stored.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Valuation {
+    /// Price of one unit in the quote currency (of the base asset for a perpetual market
+    /// such as `ETH-USD`; exactly 1 for a pegged asset). `None` without a fresh price.
+    pub price: Option<Decimal>,
+    /// When that price was fetched (the cache time); `None` for a pegged asset, whose
+    /// price is a definition, not an observation, and when unpriced.
+    pub price_as_of: Option<DateTime<Utc>>,
+    /// `|difference| × price`, exact; `None` when unpriced or not exactly representable.
+    pub value: Option<Decimal>,
+    /// Severity of the value of the counted gap against `[severity.value]`: of
+    /// `|residual| × price`, which is `value` unless expectations explain part of the gap.
+    /// `None` when there is no value.
+    pub value_severity: Option<DiscrepancySeverity>,
+    /// Why there is no value: a stale price, a failed source, an unknown asset, a value
+    /// that does not fit. One line.
+    pub price_error: Option<String>,
+}
+
 /// One (exchange, asset) pair outside tolerance, with its lifecycle state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BalanceDiscrepancy {
@@ -475,6 +506,9 @@ pub struct BalanceDiscrepancy {
     /// The active expectations on this id (movements in flight), oldest first. Not stored
     /// with the discrepancy: attached from the expectations table every cycle.
     pub expected: Vec<Expectation>,
+    /// The money value, with `[valuation]` (`None` without). Not stored: valued from the
+    /// price book every cycle.
+    pub valuation: Option<Valuation>,
 }
 
 impl BalanceDiscrepancy {

@@ -19,6 +19,7 @@ pub mod ledger;
 pub mod logging;
 pub mod store;
 pub mod tui;
+pub mod valuation;
 
 pub use config::TradingConfig;
 pub use domain::{Balance, BalanceDiscrepancy, DiscrepancySeverity, ReconciliationStatus};

@@ -419,7 +419,9 @@ fn report_with_gap(id: i64) -> Arc<recon::ReconciliationReport> {
             opened_at: chrono::DateTime::from_timestamp_millis(1_790_000_000_000).unwrap(),
             acknowledgement: None,
             expected: Vec::new(),
+            valuation: None,
         }],
+        valuation: None,
     })
 }
 

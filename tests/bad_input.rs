@@ -72,7 +72,7 @@ fn each_bad_config_gets_its_own_one_line_error() {
         ),
         (
             "[mystery]\nkey = 1\n",
-            "recon: c.toml: mystery: unknown field `mystery`, expected one of `reconciliation`, `tolerance`, `severity`, `ledger`, `storage`, `logging`, `retry`, `circuit_breaker`, `alerts`, `ui`, `exchanges`",
+            "recon: c.toml: mystery: unknown field `mystery`, expected one of `reconciliation`, `tolerance`, `severity`, `ledger`, `storage`, `logging`, `retry`, `circuit_breaker`, `alerts`, `ui`, `valuation`, `exchanges`",
         ),
     ];
     for (section, expected) in cases {

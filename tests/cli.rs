@@ -105,6 +105,50 @@ fn once_json_on_the_shipped_config_reports_every_planted_discrepancy() {
 }
 
 #[test]
+fn once_on_the_shipped_config_values_every_discrepancy_and_the_value_at_risk() {
+    let dir = Dir::shipped();
+    let (j, _) = dir.once_json();
+    let got: Vec<(String, String, String, String)> = j["discrepancies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| {
+            let s = |k: &str| x[k].as_str().unwrap_or("null").to_string();
+            (s("id"), s("price"), s("value"), s("value_severity"))
+        })
+        .collect();
+    let expect = |id: &str, price: &str, value: &str, sev: &str| {
+        (
+            id.to_string(),
+            price.to_string(),
+            value.to_string(),
+            sev.to_string(),
+        )
+    };
+    assert_eq!(
+        got,
+        vec![
+            expect("coinbase-main:BTC", "97000", "9700", "high"),
+            expect("exchange-prime:DOGE", "0.35", "525", "medium"),
+            expect("exchange-prime:LTC", "95", "4001.875", "high"),
+            // A perpetual market is valued at its base asset.
+            expect("dydx-perps:BTC-USD", "97000", "291", "medium"),
+            expect("coinbase-main:SOL", "180", "90", "low"),
+            expect("coinbase-main:LINK", "20", "6", "low"),
+        ]
+    );
+    assert_eq!(j["quote"], "USD");
+    assert_eq!(j["value_at_risk"], "14613.875");
+    assert_eq!(j["value_at_risk_error"], serde_json::Value::Null);
+    assert_eq!(j["prices"]["source"], "static");
+    assert_eq!(j["prices"]["stale"], false);
+    let table = dir.recon(&["once"]).output().unwrap();
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(text.contains("VALUE (USD)"), "{text}");
+    assert!(text.contains("\nvalue at risk: 14613.875 USD\n"), "{text}");
+}
+
+#[test]
 fn once_table_is_readable_without_colour() {
     let dir = Dir::shipped();
     let out = dir.recon(&["once"]).output().unwrap();

@@ -20,6 +20,7 @@ fn severity() -> SeverityConfig {
         medium: Decimal::new(1, 3),
         high: Decimal::new(1, 2),
         critical: Decimal::new(5, 2),
+        value: Default::default(),
     }
 }
 

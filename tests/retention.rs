@@ -79,6 +79,7 @@ fn gap(at: DateTime<Utc>) -> BalanceDiscrepancy {
         opened_at: at,
         acknowledgement: None,
         expected: Vec::new(),
+        valuation: None,
     }
 }
 

@@ -31,6 +31,7 @@ fn discrepancy(exchange: &str, asset: &str) -> BalanceDiscrepancy {
         opened_at: recon::domain::now_millis(),
         acknowledgement: None,
         expected: Vec::new(),
+        valuation: None,
     }
 }
 

@@ -64,14 +64,27 @@ pub fn render(cfg: &TradingConfig) -> String {
     tol.insert("assets".into(), Value::Table(assets));
     root.insert("tolerance".into(), Value::Table(tol));
     let sv = &cfg.severity;
-    root.insert(
-        "severity".into(),
-        table([
-            ("medium", s(format_amount(sv.medium))),
-            ("high", s(format_amount(sv.high))),
-            ("critical", s(format_amount(sv.critical))),
-        ]),
-    );
+    let mut severity = Table::new();
+    severity.insert("medium".into(), s(format_amount(sv.medium)));
+    severity.insert("high".into(), s(format_amount(sv.high)));
+    severity.insert("critical".into(), s(format_amount(sv.critical)));
+    let v = &sv.value;
+    let value: Table = [
+        ("dust", v.dust),
+        ("medium", v.medium),
+        ("high", v.high),
+        ("critical", v.critical),
+    ]
+    .into_iter()
+    .filter_map(|(k, d)| d.map(|d| (k.to_string(), s(format_amount(d)))))
+    .collect();
+    if !value.is_empty() {
+        severity.insert("value".into(), Value::Table(value));
+    }
+    root.insert("severity".into(), Value::Table(severity));
+    if let Some(v) = &cfg.valuation {
+        root.insert("valuation".into(), valuation(v));
+    }
     root.insert(
         "ledger".into(),
         match &cfg.ledger {
@@ -157,6 +170,42 @@ pub fn render(cfg: &TradingConfig) -> String {
         Value::Array(cfg.exchanges.iter().map(exchange).collect()),
     );
     toml::to_string_pretty(&root).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
+}
+
+/// `[valuation]`: the source and its settings; an `http` URL (it may embed a token) is
+/// `***`, a `coinbase` base URL is shown without credentials or query.
+fn valuation(v: &crate::config::ValuationConfig) -> Value {
+    use crate::config::PriceSourceConfig as P;
+    let mut t = Table::new();
+    t.insert("quote".into(), s(&v.quote));
+    t.insert("source".into(), s(v.source.kind()));
+    match &v.source {
+        P::Static(prices) => {
+            t.insert(
+                "prices".into(),
+                Value::Table(
+                    prices
+                        .iter()
+                        .map(|(a, p)| (a.to_string(), s(format_amount(*p))))
+                        .collect(),
+                ),
+            );
+        }
+        P::Http(_) => {
+            t.insert("url".into(), s("***"));
+        }
+        P::Coinbase { base_url } => {
+            if let Some(u) = base_url {
+                t.insert("base_url".into(), s(redact_url(u)));
+            }
+        }
+    }
+    t.insert(
+        "pegged".into(),
+        Value::Array(v.pegged.iter().map(s).collect()),
+    );
+    t.insert("max_age_secs".into(), secs(v.max_age));
+    Value::Table(t)
 }
 
 fn exchange(e: &crate::config::ExchangeConfig) -> Value {
@@ -250,5 +299,45 @@ mod tests {
             defaults.contains("for_secs = 0\n") && defaults.contains("repeat_secs = 0\n"),
             "{defaults}"
         );
+    }
+
+    #[test]
+    fn valuation_is_shown_with_its_source_and_never_a_url_credential() {
+        let load = |t: &str| {
+            TradingConfig::from_toml_str(t, Path::new("c.toml"), Path::new("."), Vec::new())
+                .unwrap()
+        };
+        const SIM: &str = "[[exchanges]]\nname = \"x\"\nkind = \"simulated\"\nbalances = {}\n";
+        let http = render(&load(&format!(
+            "[valuation]\nsource = \"http\"\nurl = \"https://u:PW@p.example/prices?token=TOK\"\n{SIM}"
+        )));
+        assert!(
+            http.contains("[valuation]\nmax_age_secs = 300\npegged = []\nquote = \"USD\"\nsource = \"http\"\nurl = \"***\"\n"),
+            "{http}"
+        );
+        assert!(!http.contains("PW") && !http.contains("TOK"), "{http}");
+        let cb = render(&load(&format!(
+            "[valuation]\nsource = \"coinbase\"\nbase_url = \"http://127.0.0.1:9/?key=K\"\n{SIM}"
+        )));
+        assert!(
+            cb.contains("base_url = \"http://127.0.0.1:9/?***\"\n"),
+            "{cb}"
+        );
+        let text = format!(
+            "[severity.value]\ndust = \"1\"\ncritical = \"10000\"\n[valuation]\nprices = {{ BTC = \"97000\" }}\npegged = [\"USDC\"]\n{SIM}"
+        );
+        let cfg = load(&text);
+        let rendered = render(&cfg);
+        assert!(
+            rendered.contains("[severity.value]\ncritical = \"10000\"\ndust = \"1\"\n"),
+            "{rendered}"
+        );
+        assert!(
+            rendered.contains("[valuation.prices]\nBTC = \"97000\"\n"),
+            "{rendered}"
+        );
+        let back = load(&rendered);
+        assert_eq!(back.valuation, cfg.valuation);
+        assert_eq!(back.severity, cfg.severity);
     }
 }

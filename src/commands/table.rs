@@ -121,12 +121,21 @@ pub fn report(r: &ReconciliationReport) -> String {
     let diff = col(&|d| format_amount(d.difference));
     let expected = col(&|d| format_amount(d.expected_total()));
     let residual = col(&|d| format_amount(d.residual()));
+    // With [valuation]: the value in the quote currency, aligned on the point like the
+    // amounts; `-` when the line has no value (the reason is in NOTE).
+    let valued = r.valuation.is_some();
+    let value = col(&|d| {
+        d.valuation
+            .as_ref()
+            .and_then(|v| v.value)
+            .map_or_else(|| "-".to_string(), format_amount)
+    });
     let rows: Vec<Vec<String>> = r
         .discrepancies
         .iter()
         .enumerate()
         .map(|(i, d)| {
-            vec![
+            let mut row = vec![
                 format!(
                     "{} {}",
                     d.severity.symbol(),
@@ -141,33 +150,102 @@ pub fn report(r: &ReconciliationReport) -> String {
                 expected[i].clone(),
                 residual[i].clone(),
                 format_amount(round_relative(d.relative)),
-                note(d, r.finished_at),
-            ]
+            ];
+            if valued {
+                row.push(value[i].clone());
+            }
+            row.push(note(d, r.finished_at));
+            row
         })
         .collect();
-    out.push_str(&layout(
-        &[
-            "SEVERITY",
-            "STATE",
-            "ID",
-            "KIND",
-            "LOCAL",
-            "EXCHANGE",
-            "DIFFERENCE",
-            "EXPECTED",
-            "RESIDUAL",
-            "RELATIVE",
-            "NOTE",
-        ],
-        &rows,
-        &[4, 5, 6, 7, 8],
-    ));
+    let mut headers = vec![
+        "SEVERITY",
+        "STATE",
+        "ID",
+        "KIND",
+        "LOCAL",
+        "EXCHANGE",
+        "DIFFERENCE",
+        "EXPECTED",
+        "RESIDUAL",
+        "RELATIVE",
+    ];
+    let value_header = r.valuation.as_ref().map(|v| format!("VALUE ({})", v.quote));
+    let mut right = vec![4, 5, 6, 7, 8];
+    if let Some(h) = &value_header {
+        headers.push(h);
+        right.push(10);
+    }
+    headers.push("NOTE");
+    out.push_str(&layout(&headers, &rows, &right));
+    if valued {
+        out.push('\n');
+        out.push_str(&value_at_risk(r));
+    }
+    out
+}
+
+/// The value-at-risk line (overall, then per compared exchange) and, when the prices are
+/// not current, why.
+fn value_at_risk(r: &ReconciliationReport) -> String {
+    let Some(p) = &r.valuation else {
+        return String::new();
+    };
+    let mut out = String::new();
+    let shown = |v: &crate::engine::report::ValueAtRisk| match (&v.value, &v.error) {
+        (Some(x), _) => format!("{} {}", format_amount(*x), p.quote),
+        (None, Some(e)) => format!("unknown: {e}"),
+        (None, None) => "unknown".to_string(),
+    };
+    if let Some(total) = r.value_at_risk() {
+        let per: Vec<String> = r
+            .exchanges
+            .iter()
+            .filter(|e| e.compared)
+            .filter_map(|e| {
+                r.exchange_value_at_risk(&e.name).map(|v| {
+                    format!(
+                        "{} {}",
+                        e.name,
+                        v.value.map_or("unknown".into(), format_amount)
+                    )
+                })
+            })
+            .collect();
+        let _ = writeln!(out, "value at risk: {}", shown(&total));
+        if per.len() > 1 {
+            let _ = writeln!(out, "  by exchange: {}", per.join(", "));
+        }
+    }
+    if p.is_stale(r.finished_at) || p.error.is_some() {
+        let age = p
+            .age_secs(r.finished_at)
+            .map_or("never fetched".to_string(), |a| format!("{a} s old"));
+        let state = if p.is_stale(r.finished_at) {
+            "stale"
+        } else {
+            "cached"
+        };
+        let _ = writeln!(
+            out,
+            "prices ({}): {state}, {age} (max {} s){}",
+            p.source,
+            p.max_age.as_secs(),
+            p.error
+                .as_deref()
+                .map(|e| format!("; {}", escape_controls(e)))
+                .unwrap_or_default()
+        );
+    }
     out
 }
 
 /// Who acknowledged it (and until when), and which expectations explain it.
 fn note(d: &crate::domain::BalanceDiscrepancy, now: chrono::DateTime<chrono::Utc>) -> String {
     let mut parts = Vec::new();
+    if let Some(e) = d.valuation.as_ref().and_then(|v| v.price_error.as_deref()) {
+        parts.push(format!("no value: {e}"));
+    }
     if let Some(a) = &d.acknowledgement {
         parts.push(if a.note.is_empty() {
             format!("acked by {}{}", a.by, until(a, now))

@@ -31,6 +31,16 @@ const KEYS: &[(&str, &str, EnvType)] = &[
     ("severity", "medium", EnvType::Decimal),
     ("severity", "high", EnvType::Decimal),
     ("severity", "critical", EnvType::Decimal),
+    ("severity_value", "dust", EnvType::Decimal),
+    ("severity_value", "medium", EnvType::Decimal),
+    ("severity_value", "high", EnvType::Decimal),
+    ("severity_value", "critical", EnvType::Decimal),
+    ("valuation", "quote", EnvType::Text),
+    ("valuation", "source", EnvType::Text),
+    ("valuation", "url", EnvType::Text),
+    ("valuation", "base_url", EnvType::Text),
+    ("valuation", "pegged", EnvType::List),
+    ("valuation", "max_age_secs", EnvType::Seconds),
     ("ledger", "kind", EnvType::Text),
     ("ledger", "path", EnvType::Text),
     ("ledger", "url", EnvType::Text),
@@ -61,6 +71,8 @@ const KEYS: &[(&str, &str, EnvType)] = &[
 const SECTIONS: &[&str] = &[
     "circuit_breaker",
     "reconciliation",
+    "severity_value",
+    "valuation",
     "tolerance",
     "severity",
     "logging",
@@ -112,20 +124,30 @@ where
             key: format!("{section}.{key}"),
             message,
         })?;
-        let entry = table
-            .entry(section.to_string())
-            .or_insert_with(|| Value::Table(Table::new()));
-        let Value::Table(section_table) = entry else {
-            return Err(ConfigError::Invalid {
-                origin: "config file".into(),
-                key: section.to_string(),
-                message: "must be a table".into(),
-            });
+        // `severity_value` is the nested table `[severity.value]`.
+        let path: Vec<&str> = match *section {
+            "severity_value" => vec!["severity", "value"],
+            s => vec![s],
         };
+        let dotted = path.join(".");
+        let mut section_table = &mut *table;
+        for part in &path {
+            let entry = section_table
+                .entry(part.to_string())
+                .or_insert_with(|| Value::Table(Table::new()));
+            let Value::Table(t) = entry else {
+                return Err(ConfigError::Invalid {
+                    origin: "config file".into(),
+                    key: dotted,
+                    message: "must be a table".into(),
+                });
+            };
+            section_table = t;
+        }
         section_table.insert(key.to_string(), value);
         applied.push(Applied {
             var,
-            path: format!("{section}.{key}"),
+            path: format!("{dotted}.{key}"),
         });
     }
     Ok(applied)

@@ -33,6 +33,7 @@ pub(super) struct RawConfig {
     pub alerts: RawAlerts,
     #[serde(default)]
     pub ui: RawUi,
+    pub valuation: Option<RawValuation>,
     pub exchanges: Option<Vec<RawExchange>>,
 }
 
@@ -67,6 +68,36 @@ pub(super) struct RawSeverity {
     pub medium: Option<ConfigDecimal>,
     pub high: Option<ConfigDecimal>,
     pub critical: Option<ConfigDecimal>,
+    pub value: Option<RawValueSeverity>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawValueSeverity {
+    pub dust: Option<ConfigDecimal>,
+    pub medium: Option<ConfigDecimal>,
+    pub high: Option<ConfigDecimal>,
+    pub critical: Option<ConfigDecimal>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(super) enum PriceSourceKind {
+    Static,
+    Http,
+    Coinbase,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawValuation {
+    pub quote: Option<String>,
+    pub source: Option<PriceSourceKind>,
+    pub prices: Option<BTreeMap<String, ConfigDecimal>>,
+    pub url: Option<String>,
+    pub base_url: Option<String>,
+    pub pegged: Option<Vec<String>>,
+    pub max_age_secs: Option<Seconds>,
 }
 
 #[derive(Debug, Default, Deserialize)]

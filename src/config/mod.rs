@@ -88,7 +88,7 @@ pub struct ToleranceConfig {
     pub assets: BTreeMap<Asset, ToleranceOverride>,
 }
 
-/// `[severity]`: relative thresholds.
+/// `[severity]`: relative thresholds, and the money thresholds of `[severity.value]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SeverityConfig {
     /// `medium` from this relative difference.
@@ -97,6 +97,77 @@ pub struct SeverityConfig {
     pub high: Decimal,
     /// `critical` from this.
     pub critical: Decimal,
+    /// `[severity.value]`: thresholds on the money value (used only with `[valuation]`).
+    pub value: ValueSeverityConfig,
+}
+
+/// `[severity.value]`: thresholds in the quote currency, each optional (SPEC §2). A value
+/// at or above a threshold rates at least that severity; a value below `dust` caps the
+/// severity at `low`, whatever the relative difference says.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ValueSeverityConfig {
+    /// Below this value a gap is at most `low` (noise in money terms).
+    pub dust: Option<Decimal>,
+    /// At least `medium` from this value.
+    pub medium: Option<Decimal>,
+    /// At least `high` from this value.
+    pub high: Option<Decimal>,
+    /// `critical` from this value.
+    pub critical: Option<Decimal>,
+}
+
+/// Where `[valuation]` prices come from.
+#[derive(Clone, PartialEq, Eq)]
+pub enum PriceSourceConfig {
+    /// `source = "static"`: the `prices` table of the file (asset → price in the quote).
+    Static(BTreeMap<Asset, Decimal>),
+    /// `source = "http"`: a URL answering `{"BTC": "97000.5", ...}`. It may embed a token,
+    /// so it is never printed whole.
+    Http(SecretUrl),
+    /// `source = "coinbase"`: Coinbase Advanced's public market data (no key);
+    /// `base_url` overrides `https://api.coinbase.com` (tests, proxies).
+    Coinbase {
+        /// Override of the production endpoint.
+        base_url: Option<Url>,
+    },
+}
+
+impl PriceSourceConfig {
+    /// The config word (`static`, `http`, `coinbase`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Static(_) => "static",
+            Self::Http(_) => "http",
+            Self::Coinbase { .. } => "coinbase",
+        }
+    }
+}
+
+impl std::fmt::Debug for PriceSourceConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Static(p) => f.debug_tuple("Static").field(p).finish(),
+            Self::Http(u) => f.debug_tuple("Http").field(u).finish(),
+            Self::Coinbase { base_url } => f
+                .debug_struct("Coinbase")
+                .field("base_url", &base_url.as_ref().map(redact_url))
+                .finish(),
+        }
+    }
+}
+
+/// `[valuation]`: the money value of each discrepancy (SPEC §2, §4). Absent: no value,
+/// severity by relative difference only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValuationConfig {
+    /// The quote currency (`USD`); itself worth exactly 1.
+    pub quote: Asset,
+    /// Where prices come from.
+    pub source: PriceSourceConfig,
+    /// Assets worth exactly 1 quote unit (stablecoins); the quote is always one.
+    pub pegged: BTreeSet<Asset>,
+    /// A price older than this is stale: no value, the reason given.
+    pub max_age: Duration,
 }
 
 /// A URL whose path or query is itself a credential (a Slack or Discord webhook). Debug
@@ -275,8 +346,10 @@ pub struct TradingConfig {
     pub reconciliation: ReconciliationConfig,
     /// `[tolerance]`.
     pub tolerance: ToleranceConfig,
-    /// `[severity]`.
+    /// `[severity]` (with `[severity.value]`).
     pub severity: SeverityConfig,
+    /// `[valuation]`, when configured.
+    pub valuation: Option<ValuationConfig>,
     /// `[ledger]`.
     pub ledger: LedgerConfig,
     /// `[storage] path`, resolved.
@@ -653,5 +726,108 @@ mod tests {
             let err = load_env(text, env).unwrap_err();
             assert_eq!(err.to_string(), *expected, "{text} {env:?}");
         }
+    }
+
+    #[test]
+    fn valuation_reads_a_static_table_exactly_with_defaults() {
+        let cfg = load(&format!(
+            "[valuation]\nprices = {{ btc = \"97000.5\", ETH = 3500 }}\npegged = [\"usdc\"]\n{SIM}"
+        ))
+        .unwrap();
+        let v = cfg.valuation.unwrap();
+        assert_eq!(v.quote.as_str(), "USD");
+        assert_eq!(v.max_age, Duration::from_secs(300));
+        assert_eq!(
+            v.pegged.iter().map(Asset::as_str).collect::<Vec<_>>(),
+            vec!["USDC"]
+        );
+        let PriceSourceConfig::Static(prices) = v.source else {
+            panic!("not static")
+        };
+        assert_eq!(
+            prices
+                .iter()
+                .map(|(a, p)| format!("{a}={p}"))
+                .collect::<Vec<_>>(),
+            vec!["BTC=97000.5", "ETH=3500"]
+        );
+        assert_eq!(load(SIM).unwrap().valuation, None);
+    }
+
+    #[test]
+    fn bad_valuation_keys_are_one_line_errors_naming_the_key() {
+        for (text, expected) in [
+            ("[valuation]\nprices = { BTC = 97000.5 }\n", "c.toml: valuation.prices.BTC: 97000.5 is a float, which loses precision; quote it (\"97000.5\")"),
+            ("[valuation]\nprices = { BTC = \"0\" }\n", "c.toml: valuation.prices.BTC: must be greater than 0"),
+            ("[valuation]\nprices = { BTC = \"-1\" }\n", "c.toml: valuation.prices.BTC: -1 must not be negative"),
+            ("[valuation]\nsource = \"static\"\n", "c.toml: valuation.prices: required when source = \"static\""),
+            ("[valuation]\nsource = \"http\"\n", "c.toml: valuation.url: required when source = \"http\""),
+            ("[valuation]\nsource = \"http\"\nurl = \"ftp://user:pw@h/p\"\n", "c.toml: valuation.url: must be an http:// or https:// URL"),
+            ("[valuation]\nsource = \"coinbase\"\nurl = \"http://h/p\"\n", "c.toml: valuation.url: only valid with source = \"http\""),
+            ("[valuation]\nsource = \"coinbase\"\nprices = {}\n", "c.toml: valuation.prices: only valid with source = \"static\""),
+            ("[valuation]\nsource = \"oracle\"\n", "c.toml: valuation.source: unknown variant `oracle`, expected one of `static`, `http`, `coinbase`"),
+            ("[valuation]\nsource = \"coinbase\"\nmax_age_secs = 0\n", "c.toml: valuation.max_age_secs: 0 must be > 0 and at most 86400 seconds"),
+            ("[valuation]\nsource = \"coinbase\"\nquote = \"BTC-USD\"\n", "c.toml: valuation.quote: 'BTC-USD' is a market, not a currency"),
+            ("[severity.value]\ndust = \"10\"\nhigh = \"5\"\n", "c.toml: severity.value: thresholds must rise: dust (10) <= high (5)"),
+            ("[severity.value]\ncritical = 1e4\n", "c.toml: severity.value.critical: 1e4 is a float, which loses precision; quote it (\"10000\")"),
+            ("[severity.value]\npage = \"1\"\n", "c.toml: severity.value.page: unknown field `page`, expected one of `dust`, `medium`, `high`, `critical`"),
+        ] {
+            let err = load(&format!("{text}{SIM}")).unwrap_err();
+            assert_eq!(err.to_string(), expected, "{text}");
+        }
+    }
+
+    #[test]
+    fn ignore_under_one_page_over_ten_thousand_in_four_lines() {
+        // As in the README: exactly these four lines.
+        let cfg = load(&format!(
+            "[valuation]\nsource = \"coinbase\"\n[severity]\nvalue = {{ dust = \"1\", critical = \"10000\" }}\n{SIM}"
+        ))
+        .unwrap();
+        assert_eq!(cfg.valuation.map(|v| v.source.kind()), Some("coinbase"));
+        assert_eq!(
+            cfg.severity.value,
+            ValueSeverityConfig {
+                dust: Some(Decimal::ONE),
+                medium: None,
+                high: None,
+                critical: Some(Decimal::from(10_000)),
+            }
+        );
+    }
+
+    #[test]
+    fn valuation_from_the_environment_and_its_url_never_in_debug() {
+        let cfg = load_env(
+            "",
+            &[
+                ("RECON_VALUATION_SOURCE", "http"),
+                (
+                    "RECON_VALUATION_URL",
+                    "https://u:PRICEPASS@p.example/prices?token=PRICETOKEN",
+                ),
+                ("RECON_VALUATION_PEGGED", "USDC, usdt"),
+                ("RECON_VALUATION_MAX_AGE_SECS", "60"),
+                ("RECON_SEVERITY_VALUE_DUST", "1"),
+                ("RECON_SEVERITY_VALUE_CRITICAL", "10000"),
+            ],
+        )
+        .unwrap();
+        let v = cfg.valuation.clone().unwrap();
+        assert_eq!(v.source.kind(), "http");
+        assert_eq!(v.max_age, Duration::from_secs(60));
+        assert_eq!(v.pegged.len(), 2);
+        assert_eq!(cfg.severity.value.dust, Some(Decimal::ONE));
+        assert_eq!(cfg.severity.value.critical, Some(Decimal::from(10_000)));
+        let debug = format!("{cfg:?}");
+        assert!(
+            !debug.contains("PRICEPASS") && !debug.contains("PRICETOKEN"),
+            "{debug}"
+        );
+        let err = load_env("", &[("RECON_SEVERITY_VALUE_HIGH", "lots")]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "environment RECON_SEVERITY_VALUE_HIGH: severity.value.high: 'lots' is not a decimal amount"
+        );
     }
 }

@@ -57,6 +57,10 @@ pub mod defaults {
     pub const ALERT_TIMEOUT_MS: u64 = 3000;
     /// `[alerts] max_per_cycle`.
     pub const ALERT_MAX_PER_CYCLE: u32 = 10;
+    /// `[valuation] quote`.
+    pub const QUOTE: &str = "USD";
+    /// `[valuation] max_age_secs`.
+    pub const PRICE_MAX_AGE_SECS: f64 = 300.0;
 }
 
 pub(super) fn validate(raw: file::RawConfig, base_dir: &Path) -> Result<TradingConfig, Invalid> {
@@ -68,6 +72,7 @@ pub(super) fn validate(raw: file::RawConfig, base_dir: &Path) -> Result<TradingC
         reconciliation: reconciliation(raw.reconciliation)?,
         tolerance: tolerance(raw.tolerance)?,
         severity: severity(raw.severity)?,
+        valuation: raw.valuation.map(valuation).transpose()?,
         ledger: ledger(raw.ledger, base_dir)?,
         storage_path: resolve(
             base_dir,
@@ -211,6 +216,7 @@ fn severity(s: file::RawSeverity) -> Result<SeverityConfig, Invalid> {
         medium: decimal("severity.medium", s.medium, m)?,
         high: decimal("severity.high", s.high, h)?,
         critical: decimal("severity.critical", s.critical, c)?,
+        value: value_severity(s.value.unwrap_or_default())?,
     };
     if !(cfg.medium <= cfg.high && cfg.high <= cfg.critical) {
         return Err(invalid(
@@ -228,6 +234,124 @@ fn severity(s: file::RawSeverity) -> Result<SeverityConfig, Invalid> {
         ));
     }
     Ok(cfg)
+}
+
+/// `[severity.value]`: each threshold optional; those given must rise in the order
+/// dust, medium, high, critical (a dust floor above `high` would silence what `high` pages).
+fn value_severity(v: file::RawValueSeverity) -> Result<ValueSeverityConfig, Invalid> {
+    let one = |key: &str, d: Option<ConfigDecimal>| {
+        d.map(|d| decimal(&format!("severity.value.{key}"), Some(d), "0"))
+            .transpose()
+    };
+    let cfg = ValueSeverityConfig {
+        dust: one("dust", v.dust)?,
+        medium: one("medium", v.medium)?,
+        high: one("high", v.high)?,
+        critical: one("critical", v.critical)?,
+    };
+    let given: Vec<(&str, Decimal)> = [
+        ("dust", cfg.dust),
+        ("medium", cfg.medium),
+        ("high", cfg.high),
+        ("critical", cfg.critical),
+    ]
+    .into_iter()
+    .filter_map(|(k, v)| v.map(|v| (k, v)))
+    .collect();
+    if given.windows(2).any(|w| w[0].1 > w[1].1) {
+        let listed = given
+            .iter()
+            .map(|(k, v)| format!("{k} ({})", crate::domain::format_amount(*v)))
+            .collect::<Vec<_>>()
+            .join(" <= ");
+        return Err(invalid(
+            "severity.value",
+            format!("thresholds must rise: {listed}"),
+        ));
+    }
+    Ok(cfg)
+}
+
+/// `[valuation]` (SPEC §4): the source and its keys, checked against each other so a key
+/// of another source is an error rather than silently unused.
+fn valuation(v: file::RawValuation) -> Result<ValuationConfig, Invalid> {
+    use file::PriceSourceKind as K;
+    let quote = asset(
+        "valuation.quote",
+        v.quote.as_deref().unwrap_or(defaults::QUOTE),
+    )?;
+    if quote.as_str().contains('-') {
+        return Err(invalid(
+            "valuation.quote",
+            format!("'{quote}' is a market, not a currency"),
+        ));
+    }
+    let kind = v.source.unwrap_or(K::Static);
+    let only = |key: &str, present: bool, for_kind: &str| {
+        if present {
+            Err(invalid(
+                format!("valuation.{key}"),
+                format!("only valid with source = \"{for_kind}\""),
+            ))
+        } else {
+            Ok(())
+        }
+    };
+    if kind != K::Static {
+        only("prices", v.prices.is_some(), "static")?;
+    }
+    if kind != K::Http {
+        only("url", v.url.is_some(), "http")?;
+    }
+    if kind != K::Coinbase {
+        only("base_url", v.base_url.is_some(), "coinbase")?;
+    }
+    let source = match kind {
+        K::Static => {
+            let raw = v
+                .prices
+                .ok_or_else(|| invalid("valuation.prices", "required when source = \"static\""))?;
+            let mut prices = BTreeMap::new();
+            for (name, d) in raw {
+                let key = format!("valuation.prices.{name}");
+                let sym = asset(&key, &name)?;
+                let price = decimal(&key, Some(d), "0")?;
+                if price.is_zero() {
+                    return Err(invalid(key, "must be greater than 0"));
+                }
+                if prices.insert(sym, price).is_some() {
+                    return Err(invalid(key, "defined twice (symbols are case-insensitive)"));
+                }
+            }
+            PriceSourceConfig::Static(prices)
+        }
+        K::Http => {
+            let url = v
+                .url
+                .ok_or_else(|| invalid("valuation.url", "required when source = \"http\""))?;
+            PriceSourceConfig::Http(SecretUrl(http_url("valuation.url", url.trim())?))
+        }
+        K::Coinbase => PriceSourceConfig::Coinbase {
+            base_url: v
+                .base_url
+                .map(|u| http_url("valuation.base_url", u.trim()))
+                .transpose()?,
+        },
+    };
+    let mut pegged = BTreeSet::new();
+    for (i, a) in v.pegged.unwrap_or_default().iter().enumerate() {
+        pegged.insert(asset(&format!("valuation.pegged[{i}]"), a)?);
+    }
+    Ok(ValuationConfig {
+        quote,
+        source,
+        pegged,
+        max_age: duration_secs(
+            "valuation.max_age_secs",
+            v.max_age_secs,
+            defaults::PRICE_MAX_AGE_SECS,
+        )?,
+    })
 }
 
 fn http_url(key: &str, raw: &str) -> Result<Url, Invalid> {

@@ -94,6 +94,7 @@ mod tests {
             opened_at: DateTime::from_timestamp(1_700_000_000, 0).unwrap(),
             acknowledgement: None,
             expected: Vec::new(),
+            valuation: None,
         }
     }
 

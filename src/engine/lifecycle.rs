@@ -143,10 +143,17 @@ impl Explain<'_> {
         }
         d.expected = self.expected;
         let magnitude = f.local.abs().max(f.exchange.abs());
-        if let Some(r) = self.severity.and_then(|s| {
-            rules::residual(d.difference, d.expected_total(), d.allowed, magnitude, s)
-        }) {
-            d.severity = r.severity;
+        let Some(s) = self.severity else {
+            return;
+        };
+        if let Some(r) = rules::residual(d.difference, d.expected_total(), d.allowed, magnitude, s)
+        {
+            // The same rule as the difference's: the residual's relative severity, raised
+            // by the residual's value or capped by dust (SPEC §2).
+            d.severity = match d.valuation.as_mut() {
+                Some(v) => v.rate(r.severity, r.residual, &s.value),
+                None => r.severity,
+            };
         }
     }
 }
@@ -221,11 +228,24 @@ fn from_finding(
         opened_at,
         acknowledgement: None,
         expected: Vec::new(),
+        valuation: f.valuation.clone(),
     }
 }
 
 fn detail(d: &BalanceDiscrepancy) -> serde_json::Value {
     let mut v = base_detail(d);
+    // Why the severity is what it is, in money terms, as the audit trail saw it.
+    if let (Some(val), Some(map)) = (&d.valuation, v.as_object_mut()) {
+        map.insert("price".into(), json!(val.price.map(format_amount)));
+        map.insert("value".into(), json!(val.value.map(format_amount)));
+        map.insert(
+            "value_severity".into(),
+            json!(val.value_severity.map(|s| s.as_str())),
+        );
+        if let Some(e) = &val.price_error {
+            map.insert("price_error".into(), json!(e));
+        }
+    }
     if let (false, Some(map)) = (d.expected.is_empty(), v.as_object_mut()) {
         map.insert("state".into(), json!(d.state().as_str()));
         map.insert("expected".into(), json!(format_amount(d.expected_total())));
@@ -347,10 +367,11 @@ fn update(
             d,
         ));
     }
-    // Expectations are not stored with the discrepancy: only a change of what is stored
-    // is a write.
+    // Expectations and the valuation are not stored with the discrepancy: only a change
+    // of what is stored is a write.
     let stored_changed = BalanceDiscrepancy {
         expected: Vec::new(),
+        valuation: None,
         ..next.clone()
     } != prev;
     if stored_changed {
@@ -383,6 +404,7 @@ mod tests {
             severity: DiscrepancySeverity::Critical,
             allowed: Decimal::new(15, 5),
             tolerance_source: "default".into(),
+            valuation: None,
         }
     }
 

@@ -14,7 +14,9 @@ use async_trait::async_trait;
 
 pub use actor::{EngineView, ReconciliationActor, ReconciliationHandle};
 pub use guard::SeenGap;
-pub use report::{ExchangeReport, ExchangeStatus, ReconciliationReport};
+pub use report::{
+    ExchangeReport, ExchangeStatus, ReconciliationReport, ReportValuation, ValueAtRisk,
+};
 pub use service::ConcretePortfolioReconciliationService;
 
 use crate::config::TradingConfig;

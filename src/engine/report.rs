@@ -140,6 +140,91 @@ pub struct ReconciliationReport {
     pub exchanges: Vec<ExchangeReport>,
     /// Discrepancies of the exchanges compared this cycle, acknowledged ones included.
     pub discrepancies: Vec<BalanceDiscrepancy>,
+    /// The prices behind the values, with `[valuation]` (`None` without: no value field
+    /// appears anywhere). Each discrepancy's own price, value and error are on its
+    /// [`BalanceDiscrepancy::valuation`].
+    pub valuation: Option<ReportValuation>,
+}
+
+/// The state of the price source in a report (SPEC §2, §3), for the header of a front end
+/// ("prices stale, 7 min") and the JSON `prices` object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportValuation {
+    /// The quote currency of every price and value (`USD`).
+    pub quote: Asset,
+    /// `static`, `http` or `coinbase`.
+    pub source: String,
+    /// `[valuation] max_age_secs`: an older price is not used.
+    pub max_age: std::time::Duration,
+    /// When the source last answered (this cycle or an earlier one); `None` if never.
+    pub fetched_at: Option<DateTime<Utc>>,
+    /// Why the source failed, while no later fetch has succeeded; `None` when this
+    /// cycle's fetch succeeded. Never an exchange error.
+    pub error: Option<String>,
+}
+
+impl ReportValuation {
+    /// Whole seconds between the last successful price fetch and `at` (the report's
+    /// `finished_at`); `None` if prices were never fetched.
+    pub fn age_secs(&self, at: DateTime<Utc>) -> Option<u64> {
+        self.fetched_at
+            .map(|t| (at - t).num_seconds().max(0) as u64)
+    }
+
+    /// Whether the prices are stale at `at`: never fetched, or last fetched longer ago
+    /// than `max_age` (their lines then carry no value and say why).
+    pub fn is_stale(&self, at: DateTime<Utc>) -> bool {
+        match self.fetched_at {
+            None => true,
+            Some(t) => (at - t).to_std().unwrap_or_default() > self.max_age,
+        }
+    }
+}
+
+/// The value at risk: the sum of the values of the counted (open) discrepancies, in the
+/// quote currency, or why it cannot be given (SPEC §3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValueAtRisk {
+    /// The exact sum; `None` when some counted discrepancy has no value.
+    pub value: Option<Decimal>,
+    /// Why `value` is `None` (which discrepancy is unpriced, and why).
+    pub error: Option<String>,
+}
+
+impl ValueAtRisk {
+    /// Sums the values of the counted discrepancies among `ds`.
+    fn of<'a>(ds: impl Iterator<Item = &'a BalanceDiscrepancy>) -> Self {
+        let mut sum = Decimal::ZERO;
+        let mut unpriced: Vec<String> = Vec::new();
+        let mut overflow = false;
+        for d in ds.filter(|d| d.is_counted()) {
+            match d.valuation.as_ref().and_then(|v| v.value) {
+                Some(v) => match crate::domain::exact_add(sum, v) {
+                    Some(s) => sum = s,
+                    None => overflow = true,
+                },
+                None => unpriced.push(
+                    match d.valuation.as_ref().and_then(|v| v.price_error.as_deref()) {
+                        Some(e) => format!("{} ({e})", d.id),
+                        None => d.id.to_string(),
+                    },
+                ),
+            }
+        }
+        let error = match (unpriced.as_slice(), overflow) {
+            ([], false) => None,
+            ([], true) => Some("the sum cannot be held exactly in a 96-bit decimal".to_string()),
+            ([one], _) => Some(format!("{one} has no value")),
+            ([first, rest @ ..], _) => Some(format!(
+                "{first} and {} more counted discrepancies have no value",
+                rest.len()
+            )),
+        };
+        Self {
+            value: error.is_none().then_some(sum),
+            error,
+        }
+    }
 }
 
 /// Status from the parts (SPEC §2).
@@ -167,6 +252,33 @@ pub fn classify_status(
 }
 
 impl ReconciliationReport {
+    /// The value at risk over every compared exchange; `None` without `[valuation]`.
+    pub fn value_at_risk(&self) -> Option<ValueAtRisk> {
+        self.valuation.as_ref()?;
+        Some(ValueAtRisk::of(self.discrepancies.iter()))
+    }
+
+    /// The value at risk of one exchange; `None` without `[valuation]`. An exchange not
+    /// compared this cycle has none (its gaps are unknown, never zero).
+    pub fn exchange_value_at_risk(&self, exchange: &ExchangeName) -> Option<ValueAtRisk> {
+        self.valuation.as_ref()?;
+        let compared = self
+            .exchanges
+            .iter()
+            .any(|e| &e.name == exchange && e.compared);
+        if !compared {
+            return Some(ValueAtRisk {
+                value: None,
+                error: Some(format!("{exchange} was not compared this cycle")),
+            });
+        }
+        Some(ValueAtRisk::of(
+            self.discrepancies
+                .iter()
+                .filter(|d| &d.exchange == exchange),
+        ))
+    }
+
     /// Counted discrepancies: neither acknowledged nor explained.
     pub fn open(&self) -> impl Iterator<Item = &BalanceDiscrepancy> {
         self.discrepancies.iter().filter(|d| d.is_counted())
@@ -193,9 +305,14 @@ impl ReconciliationReport {
                 // The store hands back the discrepancy row, which does not carry the
                 // expectations attached this cycle.
                 let expected = std::mem::take(&mut d.expected);
+                let valuation = d.valuation.take();
                 *d = updated.clone();
                 if d.expected.is_empty() {
                     d.expected = expected;
+                }
+                // Nor the valuation, which is the price book's, not the store's.
+                if d.valuation.is_none() {
+                    d.valuation = valuation;
                 }
             }
         }
@@ -230,15 +347,23 @@ impl ReconciliationReport {
                 .cloned()
                 .collect();
             let magnitude = d.local.abs().max(d.exchange_amount.abs());
-            d.severity = match rules::residual(
+            let (relative, gap) = match rules::residual(
                 d.difference,
                 d.expected_total(),
                 d.allowed,
                 magnitude,
                 severity,
             ) {
-                Some(r) if !d.expected.is_empty() => r.severity,
-                _ => rules::classify(round_relative(d.relative), severity),
+                Some(r) if !d.expected.is_empty() => (r.severity, r.residual),
+                _ => (
+                    rules::classify(round_relative(d.relative), severity),
+                    d.difference,
+                ),
+            };
+            // The value's say is re-applied on the same gap (SPEC §2).
+            d.severity = match d.valuation.as_mut() {
+                Some(v) => v.rate(relative, gap, &severity.value),
+                None => relative,
             };
         }
         next.reclassified()
@@ -264,7 +389,7 @@ impl ReconciliationReport {
 
     /// The JSON report of SPEC §3 (decimals as strings, exact; `relative` to 10 places).
     pub fn to_json(&self) -> Value {
-        json!({
+        let mut v = json!({
             "id": self.id,
             "started_at": timestamp(self.started_at),
             "finished_at": timestamp(self.finished_at),
@@ -274,11 +399,39 @@ impl ReconciliationReport {
             "ledger_error": self.ledger_error,
             "exchanges": self.exchanges.iter().map(|e| self.exchange_json(e)).collect::<Vec<_>>(),
             "discrepancies": self.discrepancies.iter().map(discrepancy_json).collect::<Vec<_>>(),
-        })
+        });
+        if let (Some(p), Some(map)) = (&self.valuation, v.as_object_mut()) {
+            let var = self.value_at_risk();
+            map.insert("quote".into(), json!(p.quote.as_str()));
+            map.insert(
+                "value_at_risk".into(),
+                json!(var.as_ref().and_then(|r| r.value).map(format_amount)),
+            );
+            map.insert(
+                "value_at_risk_error".into(),
+                json!(var.and_then(|r| r.error)),
+            );
+            map.insert(
+                "prices".into(),
+                json!({
+                    "source": p.source,
+                    "fetched_at": p.fetched_at.map(timestamp),
+                    "age_secs": p.age_secs(self.finished_at),
+                    "max_age_secs": if p.max_age.subsec_nanos() == 0 {
+                        json!(p.max_age.as_secs())
+                    } else {
+                        json!(p.max_age.as_secs_f64())
+                    },
+                    "stale": p.is_stale(self.finished_at),
+                    "error": p.error,
+                }),
+            );
+        }
+        v
     }
 
     fn exchange_json(&self, e: &ExchangeReport) -> Value {
-        json!({
+        let mut v = json!({
             "name": e.name.as_str(),
             "kind": e.kind.as_str(),
             "status": e.status.as_str(),
@@ -306,7 +459,12 @@ impl ReconciliationReport {
                     "exchange": format_amount(*exchange),
                 })).collect::<Vec<_>>()
             },
-        })
+        });
+        if let (Some(var), Some(map)) = (self.exchange_value_at_risk(&e.name), v.as_object_mut()) {
+            map.insert("value_at_risk".into(), json!(var.value.map(format_amount)));
+            map.insert("value_at_risk_error".into(), json!(var.error));
+        }
+        v
     }
 }
 
@@ -337,6 +495,16 @@ fn discrepancy_json(d: &BalanceDiscrepancy) -> Value {
         "tolerance_source": d.tolerance_source,
         "opened_at": timestamp(d.opened_at),
     });
+    if let (Some(val), Some(map)) = (&d.valuation, v.as_object_mut()) {
+        map.insert("price".into(), json!(val.price.map(format_amount)));
+        map.insert("price_as_of".into(), json!(val.price_as_of.map(timestamp)));
+        map.insert("value".into(), json!(val.value.map(format_amount)));
+        map.insert(
+            "value_severity".into(),
+            json!(val.value_severity.map(|s| s.as_str())),
+        );
+        map.insert("price_error".into(), json!(val.price_error));
+    }
     if let (Some(ack), Some(map)) = (&d.acknowledgement, v.as_object_mut()) {
         map.insert("acknowledged_by".into(), json!(ack.by));
         map.insert("ack_note".into(), json!(ack.note));

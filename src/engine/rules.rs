@@ -30,6 +30,9 @@ pub struct Finding {
     pub allowed: Decimal,
     /// `default` or `asset:<ASSET>`.
     pub tolerance_source: String,
+    /// The money value (with `[valuation]`), attached by the engine from its price book;
+    /// `severity` then already includes the value's say. `None` from [`reconcile`].
+    pub valuation: Option<crate::domain::Valuation>,
 }
 
 /// A pair that cannot be compared because its exact difference does not fit a 96-bit
@@ -238,6 +241,7 @@ fn compare(
         severity: classify(round_relative(relative), severity),
         allowed: bound,
         tolerance_source: source.to_string(),
+        valuation: None,
     }))
 }
 
@@ -252,6 +256,7 @@ mod tests {
             medium: Decimal::new(1, 3),
             high: Decimal::new(1, 2),
             critical: Decimal::new(5, 2),
+            value: Default::default(),
         }
     }
 

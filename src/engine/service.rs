@@ -2,7 +2,7 @@
 //! exchange concurrently under the cycle budget, apply the rules, hand the result to the
 //! store (which runs the lifecycle inside its transaction), return the report.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,7 +14,8 @@ use tokio::time::Instant;
 use super::guard::{self, SeenGap};
 use super::lifecycle;
 use super::report::{
-    classify_status, BalanceRow, CircuitState, ExchangeReport, ExchangeStatus, ReconciliationReport,
+    classify_status, BalanceRow, CircuitState, ExchangeReport, ExchangeStatus,
+    ReconciliationReport, ReportValuation,
 };
 use super::rules::{self, Finding};
 use super::PortfolioReconciliationService;
@@ -31,6 +32,7 @@ use crate::store::thread::StoreHandle;
 use crate::store::{
     AuditEvent, AuditKind, CycleInput, CyclePlan, ExchangeRecord, SnapshotPair, SnapshotSet,
 };
+use crate::valuation::{PriceBook, PriceSource};
 use rust_decimal::Decimal;
 
 /// One exchange as the service tracks it across cycles.
@@ -48,12 +50,102 @@ struct Fetched {
     transition: Option<BreakerTransition>,
 }
 
+/// The price source as the service tracks it across cycles: its own breaker (a failing
+/// price feed is never an exchange's failure), and the book of every price with its time.
+struct PriceSlot {
+    source: Arc<dyn PriceSource>,
+    breaker: CircuitBreaker,
+    book: PriceBook,
+    /// Assets seen last cycle (ledger and exchanges), asked for up front next cycle so a
+    /// per-product source seldom needs a second request.
+    seen: BTreeSet<Asset>,
+}
+
+impl PriceSlot {
+    fn new(cfg: &TradingConfig) -> Option<Self> {
+        let v = cfg.valuation.as_ref()?;
+        let cb = &cfg.circuit_breaker;
+        let source = crate::valuation::build_source(v, cfg).unwrap_or_else(|err| {
+            tracing::error!(error = %err, "price source unavailable");
+            Arc::new(UnavailablePrices(v.source.kind(), err))
+        });
+        Some(Self {
+            book: PriceBook::new(v, source.kind()),
+            breaker: CircuitBreaker::new(cb.failure_threshold, cb.open_for),
+            source,
+            seen: BTreeSet::new(),
+        })
+    }
+
+    /// Fetches the prices of `assets` (mapped and filtered by the book) under the cycle
+    /// deadline, through the breaker, and records the outcome in the book.
+    async fn fetch(&mut self, assets: BTreeSet<Asset>, deadline: &Deadline) {
+        let wanted = self.book.wanted(assets.iter());
+        if wanted.is_empty() && !self.source.lists_all() {
+            return;
+        }
+        let kind = self.source.kind();
+        let result = match self.breaker.permit(Instant::now()) {
+            Permit::Refused { retry_in } => Err(format!(
+                "{kind} prices: {}",
+                ExchangeError::CircuitOpen {
+                    failures: self.breaker.consecutive_failures(),
+                    retry_in_secs: retry_in.as_secs_f64().ceil() as u64,
+                }
+            )),
+            _ => {
+                let quote = self.book.quote().clone();
+                let r = match tokio::time::timeout_at(
+                    deadline.instant() + BACKSTOP_GRACE,
+                    self.source.fetch(&wanted, &quote, deadline),
+                )
+                .await
+                {
+                    Ok(r) => r,
+                    Err(_) => Err(deadline.exhausted()),
+                };
+                if let Some(t) = self.breaker.record(Instant::now(), r.is_ok()) {
+                    tracing::warn!(source = kind, transition = ?t, "price source circuit");
+                }
+                r.map(|f| f.prices).map_err(|e| {
+                    let message = format!("{kind} prices: {e}");
+                    tracing::warn!(error = %message, "price fetch failed");
+                    message
+                })
+            }
+        };
+        self.book.record(&wanted, result, now_millis());
+    }
+}
+
+/// A price source whose client could not be built: every fetch reports why.
+struct UnavailablePrices(&'static str, ExchangeError);
+
+#[async_trait]
+impl PriceSource for UnavailablePrices {
+    fn kind(&self) -> &'static str {
+        self.0
+    }
+    fn lists_all(&self) -> bool {
+        true
+    }
+    async fn fetch(
+        &self,
+        _: &BTreeSet<Asset>,
+        _: &Asset,
+        _: &Deadline,
+    ) -> Result<crate::valuation::FetchedPrices, ExchangeError> {
+        Err(self.1.clone())
+    }
+}
+
 /// The reconciliation service over configured clients, a ledger source and the store.
 pub struct ConcretePortfolioReconciliationService {
     config: Arc<TradingConfig>,
     ledger: LedgerSource,
     slots: Vec<Slot>,
     store: StoreHandle,
+    prices: Option<PriceSlot>,
 }
 
 impl ConcretePortfolioReconciliationService {
@@ -75,6 +167,7 @@ impl ConcretePortfolioReconciliationService {
             })
             .collect();
         Self {
+            prices: PriceSlot::new(&config),
             config,
             ledger,
             slots,
@@ -114,6 +207,10 @@ impl ConcretePortfolioReconciliationService {
                 LedgerSource::from_config(&config.ledger, config.reconciliation.fetch_timeout);
         }
         let clients_changed = fetch_changed || config.retry != old.retry;
+        // The price book survives a reload unless what it prices changed.
+        if config.valuation != old.valuation || clients_changed {
+            self.prices = PriceSlot::new(&config);
+        }
         let breaker_changed = config.circuit_breaker != old.circuit_breaker;
         let cb = &config.circuit_breaker;
         let mut previous = std::mem::take(&mut self.slots);
@@ -152,6 +249,50 @@ impl ConcretePortfolioReconciliationService {
         applied.logging = old.logging.clone();
         self.config = Arc::new(applied);
         not_applied
+    }
+}
+
+impl ConcretePortfolioReconciliationService {
+    /// Values every finding from the price book (SPEC §2): a per-product source is first
+    /// asked, within what is left of the cycle budget, for the assets it was never asked
+    /// about (an asset only the exchange holds); each finding then gets its price, value
+    /// and the severity the value gives it. Returns the report's price state.
+    async fn value_findings(
+        &mut self,
+        findings: &mut BTreeMap<ExchangeName, Vec<Finding>>,
+        seen_assets: BTreeSet<Asset>,
+        deadline: &Deadline,
+    ) -> Option<ReportValuation> {
+        let p = self.prices.as_mut()?;
+        let valuation = self.config.valuation.as_ref()?;
+        let in_findings: BTreeSet<Asset> = findings
+            .values()
+            .flatten()
+            .map(|f| f.asset.clone())
+            .collect();
+        if !p.source.lists_all() && p.book.error().is_none() {
+            let missing = p.book.not_asked(&p.book.wanted(in_findings.iter()));
+            if !missing.is_empty() && !deadline.remaining().is_zero() {
+                p.fetch(missing, deadline).await;
+            }
+        }
+        p.seen = seen_assets;
+        let now = now_millis();
+        let thresholds = &self.config.severity.value;
+        for f in findings.values_mut().flatten() {
+            let (v, severity) = p
+                .book
+                .value(&f.asset, f.difference, f.severity, thresholds, now);
+            f.severity = severity;
+            f.valuation = Some(v);
+        }
+        Some(ReportValuation {
+            quote: valuation.quote.clone(),
+            source: p.book.source().to_string(),
+            max_age: valuation.max_age,
+            fetched_at: p.book.fetched_at(),
+            error: p.book.error().map(str::to_string),
+        })
     }
 }
 
@@ -417,9 +558,31 @@ impl PortfolioReconciliationService for ConcretePortfolioReconciliationService {
         let started_at = now_millis();
         let t0 = Instant::now();
         let budget = self.config.reconciliation.cycle_timeout;
+        let price_deadline = Deadline::at(t0 + budget, budget);
+        let Self {
+            ledger: ledger_source,
+            slots,
+            prices,
+            ..
+        } = self;
+        // Prices are fetched alongside the exchanges: as soon as the ledger is read (a
+        // file: microseconds), for its assets and every asset seen last cycle.
+        let ledger_then_prices = async {
+            let ledger = ledger_source.read().await;
+            if let Some(p) = prices.as_mut() {
+                let mut assets = std::mem::take(&mut p.seen);
+                if let Ok(l) = &ledger {
+                    for holdings in l.values().flatten() {
+                        assets.extend(holdings.keys().cloned());
+                    }
+                }
+                p.fetch(assets, &price_deadline).await;
+            }
+            ledger
+        };
         let (ledger, fetched) = tokio::join!(
-            self.ledger.read(),
-            futures::future::join_all(self.slots.iter_mut().map(|s| fetch_one(s, budget)))
+            ledger_then_prices,
+            futures::future::join_all(slots.iter_mut().map(|s| fetch_one(s, budget)))
         );
         let finished_at = now_millis();
         let duration_ms = (Instant::now() - t0).as_millis() as u64;
@@ -428,6 +591,10 @@ impl PortfolioReconciliationService for ConcretePortfolioReconciliationService {
         let mut findings: BTreeMap<ExchangeName, Vec<Finding>> = BTreeMap::new();
         let mut events = Vec::new();
         let mut snapshots = Vec::new();
+        let mut seen_assets = BTreeSet::new();
+        for f in fetched.iter().filter_map(|f| f.result.as_ref().ok()) {
+            seen_assets.extend(f.totals.keys().cloned());
+        }
         for (slot, f) in self.slots.iter_mut().zip(fetched) {
             let c = compare(&self.config, slot, f, ledger.as_deref().ok(), finished_at);
             if let Some(list) = c.findings {
@@ -451,6 +618,9 @@ impl PortfolioReconciliationService for ConcretePortfolioReconciliationService {
                 }
             }
         }
+        let valuation = self
+            .value_findings(&mut findings, seen_assets, &price_deadline)
+            .await;
         let ok = exchanges
             .iter()
             .filter(|e| e.status == ExchangeStatus::Ok)
@@ -501,6 +671,7 @@ impl PortfolioReconciliationService for ConcretePortfolioReconciliationService {
             unconfigured,
             exchanges,
             discrepancies: plan.discrepancies,
+            valuation,
         })
     }
 

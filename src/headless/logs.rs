@@ -220,6 +220,13 @@ pub fn log_cycle<'a>(
         .iter()
         .filter(|e| e.status == ExchangeStatus::Ok)
         .count();
+    // With [valuation]: the value at risk as an exact decimal string (absent when
+    // unknown) and why prices are missing, if they are.
+    let value_at_risk = report
+        .value_at_risk()
+        .and_then(|v| v.value)
+        .map(format_amount);
+    let prices_error = report.valuation.as_ref().and_then(|p| p.error.as_deref());
     macro_rules! cycle_line {
         ($level:ident) => {
             tracing::$level!(
@@ -237,6 +244,8 @@ pub fn log_cycle<'a>(
                 open_critical = get("open", DiscrepancySeverity::Critical),
                 acknowledged,
                 explained,
+                value_at_risk = value_at_risk.as_deref(),
+                prices_error,
                 exchanges = %exchanges,
                 "cycle completed"
             )

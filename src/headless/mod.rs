@@ -414,6 +414,7 @@ mod tests {
             unconfigured: Vec::new(),
             exchanges: Vec::new(),
             discrepancies: Vec::new(),
+            valuation: None,
         })
     }
 

@@ -221,6 +221,7 @@ pub(super) fn load_open(
                     opened_at: parse_time(path, &opened)?,
                     acknowledgement,
                     expected: Vec::new(),
+                    valuation: None,
                     exchange,
                     asset,
                 },

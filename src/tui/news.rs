@@ -200,6 +200,7 @@ mod tests {
             opened_at: t(0),
             acknowledgement: None,
             expected: Vec::new(),
+            valuation: None,
         }
     }
 
@@ -238,6 +239,7 @@ mod tests {
             unconfigured: Vec::new(),
             exchanges: ex,
             discrepancies: ds,
+            valuation: None,
         }
     }
 

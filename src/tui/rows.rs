@@ -288,6 +288,7 @@ mod tests {
             unconfigured: Vec::new(),
             exchanges: vec![ok, bad_entry, failed],
             discrepancies: Vec::new(),
+            valuation: None,
         };
         let lines = balance_lines(&report);
         let cells: Vec<_> = lines
@@ -438,6 +439,7 @@ mod tests {
             opened_at: DateTime::<Utc>::UNIX_EPOCH,
             acknowledgement: None,
             expected: Vec::new(),
+            valuation: None,
         }
     }
 
@@ -483,6 +485,7 @@ mod tests {
             unconfigured: Vec::new(),
             exchanges: Vec::new(),
             discrepancies: vec![explained, acked, partial, open],
+            valuation: None,
         };
         let lines = discrepancy_lines(&report);
         let got: Vec<_> = lines

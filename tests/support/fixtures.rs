@@ -102,6 +102,7 @@ pub fn discrepancy(
         opened_at: finished_at() - TimeDelta::seconds(opened_secs_ago),
         acknowledgement: None,
         expected: Vec::new(),
+        valuation: None,
     }
 }
 
@@ -190,6 +191,7 @@ pub fn report() -> ReconciliationReport {
             acked,
             discrepancy("dydx-perps", "BTC-USD", "0.25", "0.253", High, 45),
         ],
+        valuation: None,
     }
 }
 

@@ -107,6 +107,15 @@ pub fn alert_json(e: &AlertEvent) -> Value {
         );
         m.insert("allowed".into(), json!(format_amount(d.allowed)));
         m.insert("opened_at".into(), json!(timestamp(d.opened_at)));
+        if let Some(v) = &d.valuation {
+            m.insert("price".into(), json!(v.price.map(format_amount)));
+            m.insert("value".into(), json!(v.value.map(format_amount)));
+            m.insert(
+                "value_severity".into(),
+                json!(v.value_severity.map(|s| s.as_str())),
+            );
+            m.insert("price_error".into(), json!(v.price_error));
+        }
     } else if e.kind == EventKind::Resolved {
         m.insert("id".into(), json!(e.subject));
         if let Some((_, asset)) = e.subject.rsplit_once(':') {
@@ -147,8 +156,14 @@ pub fn line(e: &AlertEvent) -> String {
                 ),
                 _ => "STILL OPEN".to_string(),
             };
+            // With [valuation], what a trader reads first: the money.
+            let value = d
+                .valuation
+                .as_ref()
+                .and_then(|v| v.value)
+                .map_or(String::new(), |v| format!(", value {}", format_amount(v)));
             format!(
-                "{what} {}discrepancy {}: exchange {} vs ledger {} (difference {}, relative {}), open since {}",
+                "{what} {}discrepancy {}: exchange {} vs ledger {} (difference {}, relative {}{value}), open since {}",
                 sev(Some(d.severity)),
                 d.id,
                 format_amount(d.exchange_amount),

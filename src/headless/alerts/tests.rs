@@ -62,6 +62,7 @@ fn gap(
         opened_at: t0(),
         acknowledgement: None,
         expected: Vec::new(),
+        valuation: None,
     }
 }
 
@@ -103,6 +104,7 @@ fn report(
         unconfigured: Vec::new(),
         exchanges,
         discrepancies: gaps,
+        valuation: None,
     }
 }
 
@@ -566,4 +568,39 @@ proptest! {
         let expected_opened = sev >= DiscrepancySeverity::High && (n as i64 - 1) * step_secs >= hold as i64;
         prop_assert_eq!(all.len() == 1, expected_opened);
     }
+}
+
+#[test]
+fn an_opened_alert_says_what_the_gap_is_worth() {
+    let mut st = State::new();
+    let mut g = gap("x", "BTC", DiscrepancySeverity::Critical, "-0.1");
+    g.valuation = Some(crate::domain::Valuation {
+        price: Some(Decimal::from(97_000)),
+        value: Some(Decimal::from(9_700)),
+        value_severity: Some(DiscrepancySeverity::High),
+        ..Default::default()
+    });
+    let d = decide(&st, &report(0, ok_x(), vec![g]), &cfg(), at(0));
+    assert_eq!(d.events[0].kind, EventKind::Opened);
+    let body = payload::alert_json(&d.events[0]);
+    assert_eq!(
+        (
+            &body["price"],
+            &body["value"],
+            &body["value_severity"],
+            &body["price_error"]
+        ),
+        (
+            &serde_json::json!("97000"),
+            &serde_json::json!("9700"),
+            &serde_json::json!("high"),
+            &serde_json::Value::Null
+        )
+    );
+    assert_eq!(
+        payload::line(&d.events[0]),
+        "OPENED critical discrepancy x:BTC: exchange 1.4 vs ledger 1.5 (difference -0.1, relative 0.0666666667, value 9700), open since 2026-11-24T10:00:00.000Z"
+    );
+    st = settle(d, &[true], at(0));
+    assert!(!st.is_empty());
 }
