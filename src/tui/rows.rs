@@ -377,6 +377,7 @@ mod tests {
             unconfigured: Vec::new(),
             exchanges: vec![ok, down, empty],
             discrepancies: Vec::new(),
+            valuation: None,
         };
         let cells: Vec<_> = balance_lines(&report)
             .into_iter()
