@@ -573,3 +573,98 @@ fn at_80_columns_names_give_way_before_any_digit() {
     assert!(row.contains('…'), "{row}");
     assert!(!s.contains("1234567890123.1234…"), "{s}");
 }
+
+fn valued_app(w: u16, h: u16, price_age_secs: i64, link_unpriced: bool) -> App {
+    fixtures::app_with(
+        "default",
+        w,
+        h,
+        fixtures::view(Some(fixtures::valued_report(price_age_secs, link_unpriced))),
+        fixtures::audit_entries(10, 10),
+    )
+}
+
+#[test]
+fn with_valuation_each_discrepancy_shows_its_value_and_the_header_the_value_at_risk() {
+    let app = valued_app(120, 40, 30, false);
+    let s = screen(&app);
+    // The open ones: 9700 + 291 + 75 + 4.5 (the acknowledged DOGE gap is not at risk).
+    assert!(s.contains("at risk 10070.5 USD"), "{s}");
+    assert!(!s.contains("prices stale"), "{s}");
+    let header = s.lines().find(|l| l.contains("discrepancy ")).unwrap();
+    assert!(header.contains("value USD"), "{header}");
+    // Exact, and aligned on the point: the units of 9700 sit above those of 4.5.
+    for (id, cells) in [
+        ("coinbase-main:BTC", "-0.1      9700       6.67%"),
+        ("dydx-perps:BTC-USD", "0.003     291       1.19%"),
+        ("coinbase-main:SOL", "-0.5        75       0.20%"),
+        ("coinbase-main:LINK", "0.3         4.5     0.02%"),
+    ] {
+        let line = s.lines().find(|l| l.contains(id)).unwrap();
+        assert!(line.contains(cells), "{id}: {line}");
+    }
+    insta::assert_snapshot!("valued_120x40", s);
+    let narrow = screen(&valued_app(80, 24, 30, false));
+    insta::assert_snapshot!("valued_80x24", narrow);
+}
+
+#[test]
+fn an_unpriced_open_line_makes_the_value_at_risk_unknown_and_stale_prices_say_how_old() {
+    let app = valued_app(120, 40, 400, true);
+    let s = screen(&app);
+    assert!(s.contains("at risk ? USD (unpriced)"), "{s}");
+    assert!(s.contains("prices stale 6m40s"), "{s}");
+    let link = s
+        .lines()
+        .find(|l| l.contains("coinbase-main:LINK"))
+        .unwrap();
+    assert!(link.contains(" ? "), "{link}");
+}
+
+#[test]
+fn the_detail_view_shows_the_value_its_severity_and_the_price_with_its_age() {
+    let mut app = valued_app(120, 40, 30, true);
+    assert_eq!(app.focus, Panel::Discrepancies);
+    app.update(Action::Command(Command::OpenDetail));
+    let s = screen(&app);
+    for needle in [
+        "value           9700 USD  (value severity ◆ HIGH)",
+        "price           97000 USD per BTC, as of 2026-11-24 09:59:30 UTC (34s ago)",
+    ] {
+        assert!(s.contains(needle), "missing '{needle}':\n{s}");
+    }
+    // An unpriced line says why instead of a value.
+    let mut app = valued_app(120, 40, 30, true);
+    for _ in 0..3 {
+        key(&mut app, 'j');
+    }
+    app.update(Action::Command(Command::OpenDetail));
+    let s = screen(&app);
+    assert!(
+        s.contains("value           unknown: no price for LINK in the static table"),
+        "{s}"
+    );
+}
+
+#[test]
+fn s_sorts_by_value_with_unpriced_lines_first_only_when_prices_exist() {
+    let mut app = valued_app(120, 40, 30, true);
+    key(&mut app, 's');
+    key(&mut app, 's');
+    assert_eq!(app.sort.label(), "value");
+    assert_eq!(
+        ids(&app),
+        [
+            "coinbase-main:LINK",
+            "coinbase-main:BTC",
+            "dydx-perps:BTC-USD",
+            "coinbase-main:SOL",
+            "coinbase-main:DOGE",
+        ]
+    );
+    // Unvalued, `s` goes from |difference| straight to age.
+    let mut app = fixtures::app("default", 120, 40);
+    key(&mut app, 's');
+    key(&mut app, 's');
+    assert_eq!(app.sort.label(), "age");
+}

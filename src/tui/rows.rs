@@ -179,6 +179,9 @@ pub struct DiscrepancyLine {
     pub expected: Option<String>,
     /// With expectations: `difference − expected`, exact, aligned with the others.
     pub residual: Option<String>,
+    /// With `[valuation]`: the money value, exact, aligned with the other lines' values;
+    /// `None` when unpriced (the discrepancy says why).
+    pub value: Option<String>,
 }
 
 /// Open discrepancies first, worst first, then acknowledged, then explained ones; by id
@@ -198,6 +201,9 @@ pub fn discrepancy_lines(report: &ReconciliationReport) -> Vec<DiscrepancyLine> 
     };
     let mut expected = declared(&BalanceDiscrepancy::expected_total);
     let mut residual = declared(&BalanceDiscrepancy::residual);
+    let value_of = |d: &BalanceDiscrepancy| d.valuation.as_ref().and_then(|v| v.value);
+    let values: Vec<String> = v.iter().filter_map(value_of).map(format_amount).collect();
+    let mut values = align_decimals(&values).into_iter();
     v.into_iter()
         .zip(align_decimals(&diffs))
         .map(|(d, difference)| {
@@ -207,6 +213,7 @@ pub fn discrepancy_lines(report: &ReconciliationReport) -> Vec<DiscrepancyLine> 
                 state: d.state(),
                 expected: declared.then(|| expected.next()).flatten(),
                 residual: declared.then(|| residual.next()).flatten(),
+                value: value_of(&d).and_then(|_| values.next()),
                 discrepancy: d,
                 difference,
             }

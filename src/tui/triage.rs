@@ -16,6 +16,9 @@ pub enum SortKey {
     Severity,
     /// Largest |difference| first.
     Difference,
+    /// Largest money value first, unpriced ones ahead of them (never buried); only
+    /// offered with `[valuation]`.
+    Value,
     /// Oldest first.
     Age,
     /// By exchange, then asset.
@@ -26,18 +29,24 @@ pub enum SortKey {
 
 impl SortKey {
     /// Every key in `s` order.
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 6] = [
         Self::Severity,
         Self::Difference,
+        Self::Value,
         Self::Age,
         Self::Exchange,
         Self::Asset,
     ];
 
-    /// The next key (`s`).
-    pub fn next(self) -> Self {
+    /// The next key (`s`); `value` only when discrepancies are `valued`.
+    pub fn next(self, valued: bool) -> Self {
         let i = Self::ALL.iter().position(|k| *k == self).unwrap_or(0);
-        Self::ALL[(i + 1) % Self::ALL.len()]
+        let next = Self::ALL[(i + 1) % Self::ALL.len()];
+        if next == Self::Value && !valued {
+            next.next(valued)
+        } else {
+            next
+        }
     }
 
     /// How the key is named on screen.
@@ -45,6 +54,7 @@ impl SortKey {
         match self {
             Self::Severity => "severity",
             Self::Difference => "|difference|",
+            Self::Value => "value",
             Self::Age => "age",
             Self::Exchange => "exchange",
             Self::Asset => "asset",
@@ -59,6 +69,17 @@ pub fn compare(a: &BalanceDiscrepancy, b: &BalanceDiscrepancy, key: SortKey) -> 
     let by_key = match key {
         SortKey::Severity => Ordering::Equal,
         SortKey::Difference => b.difference.abs().cmp(&a.difference.abs()),
+        SortKey::Value => {
+            let value = |d: &BalanceDiscrepancy| d.valuation.as_ref().and_then(|v| v.value);
+            // None (unpriced) sorts ahead of every value: an unknown amount may be the
+            // largest.
+            match (value(a), value(b)) {
+                (None, None) => Ordering::Equal,
+                (None, Some(_)) => Ordering::Less,
+                (Some(_), None) => Ordering::Greater,
+                (Some(x), Some(y)) => y.cmp(&x),
+            }
+        }
         SortKey::Age => a.opened_at.cmp(&b.opened_at),
         SortKey::Exchange => a
             .exchange
@@ -162,14 +183,21 @@ mod tests {
 
     #[test]
     fn s_cycles_every_key_and_comes_back() {
-        let mut k = SortKey::default();
-        let mut seen = vec![k];
-        for _ in 0..5 {
-            k = k.next();
-            seen.push(k);
-        }
-        assert_eq!(seen[5], SortKey::Severity);
-        assert_eq!(&seen[..5], &SortKey::ALL);
+        use SortKey::*;
+        let cycle = |valued: bool| {
+            let mut k = SortKey::default();
+            let mut seen = vec![k];
+            loop {
+                k = k.next(valued);
+                if k == Severity {
+                    return seen;
+                }
+                seen.push(k);
+            }
+        };
+        assert_eq!(cycle(true), SortKey::ALL);
+        // Without prices there is no value to sort by.
+        assert_eq!(cycle(false), [Severity, Difference, Age, Exchange, Asset]);
     }
 
     #[test]

@@ -174,7 +174,12 @@ impl App {
             }
             Command::Unacknowledge => return self.withdraw(),
             Command::NextSort => {
-                self.sort = self.sort.next();
+                let valued = self
+                    .view
+                    .report
+                    .as_deref()
+                    .is_some_and(|r| r.valuation.is_some());
+                self.sort = self.sort.next(valued);
                 self.filter_changed();
                 self.info(format!("discrepancies by {}", self.sort.label()));
             }

@@ -317,6 +317,46 @@ fn discrepancy_lines(out: &mut Out, app: &App, d: &BalanceDiscrepancy, current: 
         &format!("{}  ({})", severity_label(d.severity), d.kind.as_str()),
         theme.severity(d.severity),
     );
+    if let Some(v) = &d.valuation {
+        // The money at stake: the value with its own severity, and the price it came
+        // from with its age; an unpriced line says why (never a zero).
+        let quote = app
+            .view
+            .report
+            .as_deref()
+            .and_then(|r| r.valuation.as_ref())
+            .map_or_else(String::new, |q| format!(" {}", q.quote));
+        match (v.value, v.value_severity) {
+            (Some(value), severity) => out.field(
+                "value",
+                &format!(
+                    "{}{quote}  (value severity {})",
+                    format_amount(value),
+                    severity.map_or_else(|| "none".to_string(), severity_label)
+                ),
+                severity.map_or(text, |s| theme.severity(s)),
+            ),
+            (None, _) => out.field(
+                "value",
+                &format!(
+                    "unknown: {}",
+                    escape_controls(v.price_error.as_deref().unwrap_or("no price"))
+                ),
+                theme.base.error,
+            ),
+        }
+        if let Some(price) = v.price {
+            let asof = match v.price_as_of {
+                Some(t) => format!(", as of {}", when(t, app.now)),
+                None => " (pegged)".to_string(),
+            };
+            out.field(
+                "price",
+                &format!("{}{quote} per {}{asof}", format_amount(price), d.asset),
+                text,
+            );
+        }
+    }
     out.field(
         "state",
         &format!(

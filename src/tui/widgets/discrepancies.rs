@@ -119,6 +119,7 @@ pub struct Measure {
     state: usize,
     full_state: usize,
     note: usize,
+    value: usize,
 }
 
 impl Measure {
@@ -141,6 +142,7 @@ impl Measure {
             m.state = m.state.max(len(&state_label(d, now, false)));
             m.full_state = m.full_state.max(len(&state_label(d, now, true)));
             m.note = m.note.max(note(d).map_or(0, |n| len(&n)));
+            m.value = m.value.max(l.value.as_deref().map_or(1, len));
         }
         m
     }
@@ -169,8 +171,15 @@ impl Measure {
                 next.full_state
             },
             note: self.note.max(next.note),
+            value: self.value.max(next.value),
         }
     }
+}
+
+/// `value USD`: the value column's heading, with `[valuation]`.
+fn value_heading(app: &App) -> Option<String> {
+    let v = app.view.report.as_deref()?.valuation.as_ref()?;
+    Some(format!("value {}", v.quote))
 }
 
 /// Which columns the panel shows, and how wide the variable ones are.
@@ -182,6 +191,8 @@ struct Columns {
     difference: usize,
     /// Width of the expected and residual columns, when any line has expectations.
     declared: Option<(usize, usize)>,
+    /// Width of the value column, with `[valuation]`.
+    value: Option<usize>,
     relative: bool,
     age: bool,
     state: usize,
@@ -227,6 +238,7 @@ impl Columns {
             kind: false,
             difference: m.difference.max(10),
             declared: m.declared.map(|(e, r)| (e.max(8), r.max(8))),
+            value: value_heading(app).map(|h| m.value.max(h.chars().count())),
             relative: false,
             age: false,
             state: m.state.max(5),
@@ -276,6 +288,9 @@ impl Columns {
     /// Columns taken, with one space between columns (the note counted at its minimum).
     fn used(&self) -> usize {
         let mut widths = vec![SEVERITY_W, self.id, self.difference, self.state];
+        if let Some(w) = self.value {
+            widths.push(w);
+        }
         if self.new {
             widths.push(NEW_W);
         }
@@ -367,6 +382,10 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     }
     header.push(right("difference"));
     widths.push(len(c.difference));
+    if let (Some(w), Some(heading)) = (c.value, value_heading(app)) {
+        header.push(Cell::from(Line::from(heading).alignment(Alignment::Right)));
+        widths.push(len(w));
+    }
     if let Some((e, r)) = c.declared {
         header.extend([right("expected"), right("residual")]);
         widths.extend([len(e), len(r)]);
@@ -472,6 +491,13 @@ fn row<'a>(app: &App, l: &'a DiscrepancyLine, c: &Columns) -> Row<'a> {
     }
     // Widths were taken from these very strings: nothing here is cut.
     cells.push(right(l.difference.clone(), text));
+    if c.value.is_some() {
+        // Unpriced is a question mark, never a zero: the detail view says why.
+        cells.push(match &l.value {
+            Some(v) => right(v.clone(), text),
+            None => right("?".into(), theme.base.error),
+        });
+    }
     if c.declared.is_some() {
         for amount in [&l.expected, &l.residual] {
             cells.push(match amount {

@@ -119,6 +119,42 @@ fn status_line(app: &App, compact: bool, width: usize) -> Line<'static> {
             states.push(Item::new(6, state_count_spans(app, counts)));
         }
     }
+    // Money at stake, when prices are configured: the value at risk of the open
+    // discrepancies (`?` when one is unpriced: never a smaller sum) and stale prices.
+    let mut money = Vec::new();
+    if let (Some(r), Some(v)) = (report, report.and_then(|r| r.valuation.as_ref())) {
+        let quote = v.quote.to_string();
+        match r.value_at_risk() {
+            Some(crate::engine::report::ValueAtRisk {
+                value: Some(sum), ..
+            }) => {
+                money.push(Item::new(
+                    6,
+                    field(
+                        app,
+                        label("at risk ", "risk "),
+                        format!("{} {quote}", crate::domain::format_amount(sum)),
+                        theme.base.text,
+                    ),
+                ));
+            }
+            Some(_) => money.push(Item::new(
+                6,
+                [
+                    Span::styled(label("at risk ", "risk "), theme.base.muted),
+                    Span::styled(format!("? {quote} (unpriced)"), theme.base.error),
+                ],
+            )),
+            None => {}
+        }
+        if v.is_stale(r.finished_at) {
+            let text = match v.age_secs(r.finished_at) {
+                Some(secs) => format!("prices stale {}", age(secs as i64)),
+                None => "no prices".to_string(),
+            };
+            money.push(Item::new(6, [Span::styled(text, theme.base.error)]));
+        }
+    }
     let mut last = Vec::new();
     if let Some(r) = report {
         last.push(Item::new(
@@ -184,6 +220,7 @@ fn status_line(app: &App, compact: bool, width: usize) -> Line<'static> {
     let mut groups = [
         (overall, ""),
         (states, ""),
+        (money, " · "),
         (last, label(" │ ", " · ")),
         (next, ""),
         (state, ""),
