@@ -71,6 +71,19 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         .into_iter()
         .map(|i| item(app, &report.exchanges[i], name_w, width, report.finished_at))
         .collect();
+    // Items are one line, or more with an error: count how many whole ones fit, so a
+    // venue below the fold is announced ("↓ 1 more"), never silently cut off.
+    let offset = app.exchanges.offset.min(items.len());
+    let mut room = usize::from(body.height);
+    let shown = items[offset..]
+        .iter()
+        .take_while(|i| {
+            let fits = i.height() <= room;
+            room = room.saturating_sub(i.height());
+            fits
+        })
+        .count();
+    let total = items.len();
     let mut state = ListState::default()
         .with_offset(app.exchanges.offset)
         .with_selected(focused.then_some(app.exchanges.selected));
@@ -80,6 +93,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         .highlight_symbol("▶ ")
         .highlight_spacing(HighlightSpacing::Always);
     frame.render_stateful_widget(list, body, &mut state);
+    super::overflow(frame, area, app, total, offset, shown);
 }
 
 fn item(
