@@ -574,14 +574,51 @@ fn at_80_columns_names_give_way_before_any_digit() {
     assert!(!s.contains("1234567890123.1234…"), "{s}");
 }
 
+/// The valued fixture with every exchange compared (the failed one left out), so the
+/// value at risk is known when every open line is priced.
 fn valued_app(w: u16, h: u16, price_age_secs: i64, link_unpriced: bool) -> App {
+    let mut report = fixtures::valued_report(price_age_secs, link_unpriced);
+    report.exchanges.retain(|e| e.compared);
     fixtures::app_with(
         "default",
         w,
         h,
-        fixtures::view(Some(fixtures::valued_report(price_age_secs, link_unpriced))),
+        fixtures::view(Some(report)),
         fixtures::audit_entries(10, 10),
     )
+}
+
+#[test]
+fn the_value_at_risk_is_unknown_while_a_venue_was_not_compared() {
+    // Every open line priced, but exchange-prime failed: its gaps are not in the sum.
+    let app = fixtures::app_with(
+        "default",
+        120,
+        40,
+        fixtures::view(Some(fixtures::valued_report(30, false))),
+        fixtures::audit_entries(10, 10),
+    );
+    let s = screen(&app);
+    assert!(s.contains("at risk ? USD (incomplete)"), "{s}");
+    let r = fixtures::valued_report(30, false);
+    let var = r.value_at_risk().unwrap();
+    assert_eq!(var.value, None);
+    assert_eq!(
+        var.error.as_deref(),
+        Some("exchange-prime not compared this cycle: its gaps are unknown")
+    );
+    // An unreadable ledger: nothing compared, nothing summed.
+    let mut r = fixtures::valued_report(30, false);
+    r.exchanges.retain(|e| e.compared);
+    assert_eq!(
+        r.value_at_risk().unwrap().value,
+        Some(fixtures::dec("10070.5"))
+    );
+    r.ledger_error = Some("ledger ledger.toml: cannot read".into());
+    assert_eq!(
+        r.value_at_risk().unwrap().error.as_deref(),
+        Some("the ledger could not be read: nothing was compared")
+    );
 }
 
 #[test]

@@ -385,7 +385,16 @@ fn metrics_export_values_and_the_value_at_risk_only_when_known() {
         sample(&text, &key("coinbase-main", "LINK")).as_deref(),
         Some("6.0")
     );
-    // 90 + 6 + 291: the acknowledged DOGE does not count.
+    assert_eq!(
+        sample(&text, "recon_value_at_risk{quote=\"USD\"}"),
+        None,
+        "exchange-prime failed: its gaps are unknown, so is the sum"
+    );
+    // Every exchange compared: 90 + 6 + 291 (the acknowledged DOGE does not count).
+    report.exchanges.retain(|e| e.compared);
+    let changes = tracker.observe(&report);
+    metrics.observe(&report, tracker.known(), &changes);
+    let text = metrics.encode();
     assert_eq!(
         sample(&text, "recon_value_at_risk{quote=\"USD\"}").as_deref(),
         Some("387.0")

@@ -252,9 +252,34 @@ pub fn classify_status(
 }
 
 impl ReconciliationReport {
-    /// The value at risk over every compared exchange; `None` without `[valuation]`.
+    /// The value at risk over every exchange; `None` without `[valuation]`. Unknown
+    /// (`value: None`, with the reason) when the ledger could not be read or an exchange
+    /// was not compared: their open gaps are not in this report, and a total that left
+    /// them out would read as less at risk than there is.
     pub fn value_at_risk(&self) -> Option<ValueAtRisk> {
         self.valuation.as_ref()?;
+        if self.ledger_error.is_some() {
+            return Some(ValueAtRisk {
+                value: None,
+                error: Some("the ledger could not be read: nothing was compared".into()),
+            });
+        }
+        let blind: Vec<&str> = self
+            .exchanges
+            .iter()
+            .filter(|e| !e.compared)
+            .map(|e| e.name.as_str())
+            .collect();
+        if !blind.is_empty() {
+            return Some(ValueAtRisk {
+                value: None,
+                error: Some(format!(
+                    "{} not compared this cycle: {} gaps are unknown",
+                    blind.join(", "),
+                    if blind.len() == 1 { "its" } else { "their" }
+                )),
+            });
+        }
         Some(ValueAtRisk::of(self.discrepancies.iter()))
     }
 

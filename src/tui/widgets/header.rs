@@ -138,13 +138,22 @@ fn status_line(app: &App, compact: bool, width: usize) -> Line<'static> {
                     ),
                 ));
             }
-            Some(_) => money.push(Item::new(
-                6,
-                [
-                    Span::styled(label("at risk ", "risk "), theme.base.muted),
-                    Span::styled(format!("? {quote} (unpriced)"), theme.base.error),
-                ],
-            )),
+            // Never a smaller sum: unknown while a line is unpriced or some venue (or the
+            // ledger) was not compared.
+            Some(_) => {
+                let why = if r.ledger_error.is_some() || r.exchanges.iter().any(|e| !e.compared) {
+                    "incomplete"
+                } else {
+                    "unpriced"
+                };
+                money.push(Item::new(
+                    6,
+                    [
+                        Span::styled(label("at risk ", "risk "), theme.base.muted),
+                        Span::styled(format!("? {quote} ({why})"), theme.base.error),
+                    ],
+                ));
+            }
             None => {}
         }
         if v.is_stale(r.finished_at) {
