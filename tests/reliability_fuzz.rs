@@ -1,6 +1,6 @@
 //! Reliability: fuzzing of every parser that reads outside input — the three exchange
-//! response parsers, the ledger (TOML and JSON) and the config loader (file and
-//! environment). cargo-fuzz needs a nightly toolchain, which this machine cannot fetch, so
+//! response parsers, the two price parsers (an http feed, Coinbase market data), the
+//! ledger (TOML and JSON) and the config loader (file and environment). cargo-fuzz needs a nightly toolchain, which this machine cannot fetch, so
 //! this is proptest driving a mutation fuzzer: real bodies from `tests/fixtures` and the
 //! shipped config are the seed corpus; random byte flips, cuts, splices and tokens that
 //! parsers trip on (huge exponents, 29-digit amounts, NUL, lone surrogates, deep nesting)
@@ -21,6 +21,7 @@ use recon::exchanges::coinbase_exchange::parse_accounts;
 use recon::exchanges::dydx::parse_subaccount;
 use recon::exchanges::ExchangeError;
 use recon::ledger::{parse_json, parse_toml};
+use recon::valuation::{parse_coinbase_products, parse_http_prices};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
 
@@ -185,6 +186,21 @@ fn fuzz_the_exchange_parsers() {
             exchange_result("dydx", parse_subaccount(body))
         },
     );
+}
+
+#[test]
+#[ignore = "long: CI runs it with RECON_FUZZ_CASES bounded"]
+fn fuzz_the_price_parsers() {
+    let mut seeds: Vec<Vec<u8>> = corpus(&["coinbase_advanced"])
+        .into_iter()
+        .filter(|b| b.windows(8).any(|w| w == b"products"))
+        .collect();
+    seeds.push(br#"{"BTC": "97000.5", "ETH": "3500", "USDC": 1, "DOGE": "0.35"}"#.to_vec());
+    let usd = recon::domain::Asset::parse("USD").unwrap();
+    fuzz(seeds, |body| {
+        exchange_result("http prices", parse_http_prices(body))?;
+        exchange_result("coinbase prices", parse_coinbase_products(body, &usd))
+    });
 }
 
 #[test]
