@@ -283,10 +283,14 @@ async fn a_receiver_answering_500_is_tried_three_times_counted_audited_and_the_l
     drop(handle);
     drop(r.store);
     r.thread.join();
-    assert_eq!(counts.get(), (2, 1));
+    // Down and up go out as two deliveries, or as one when the dispatcher was still busy
+    // (a slow machine, a coverage run) and sends what has accumulated in one POST.
+    let (sent, failed) = counts.get();
+    assert_eq!(failed, 1);
+    assert!((1..=2).contains(&sent), "{sent} deliveries");
     assert_eq!(
         receiver.requests.load(Ordering::SeqCst),
-        5,
+        3 + sent,
         "the failed event is not retried every cycle"
     );
     drop(config_tx);
