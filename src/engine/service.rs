@@ -271,7 +271,9 @@ impl ConcretePortfolioReconciliationService {
             .map(|f| f.asset.clone())
             .collect();
         if !p.source.lists_all() && p.book.error().is_none() {
-            let missing = p.book.not_asked(&p.book.wanted(in_findings.iter()));
+            let missing = p
+                .book
+                .to_ask(&p.book.wanted(in_findings.iter()), now_millis());
             if !missing.is_empty() && !deadline.remaining().is_zero() {
                 p.fetch(missing, deadline).await;
             }

@@ -163,9 +163,20 @@ impl PriceBook {
             .collect()
     }
 
-    /// Of `wanted`, those a per-product source was never asked about.
-    pub fn not_asked(&self, wanted: &BTreeSet<Asset>) -> BTreeSet<Asset> {
-        wanted.difference(&self.asked).cloned().collect()
+    /// Of `wanted`, those a per-product source should be asked about at `now`: never
+    /// asked, or holding only a price older than `max_age` (an asset nobody wanted for a
+    /// while — its exchange was down — is fetched again, not left stale). An asset asked
+    /// about and answered without a price is not asked again every cycle.
+    pub fn to_ask(&self, wanted: &BTreeSet<Asset>, now: DateTime<Utc>) -> BTreeSet<Asset> {
+        let max = chrono::TimeDelta::from_std(self.max_age).unwrap_or(chrono::TimeDelta::MAX);
+        wanted
+            .iter()
+            .filter(|a| {
+                !self.asked.contains(*a)
+                    || self.prices.get(*a).is_some_and(|(_, at)| now - *at > max)
+            })
+            .cloned()
+            .collect()
     }
 
     /// Records a fetch of `asked` that ended at `at`: its prices replace older ones (each
@@ -370,7 +381,11 @@ mod tests {
             b.lookup(&a("ETH"), t(412)),
             Err("no price for ETH: prices: HTTP 503: down (3 attempts)".into())
         );
-        assert!(b.not_asked(&[a("SOL"), a("BTC")].into()) == [a("SOL")].into());
+        // BTC was asked about and its price is 412 s old: asked again; SOL never was; ETH
+        // was asked and has no price: not asked every cycle.
+        let wanted = [a("SOL"), a("BTC"), a("ETH")].into();
+        assert_eq!(b.to_ask(&wanted, t(412)), [a("SOL"), a("BTC")].into());
+        assert_eq!(b.to_ask(&wanted, t(300)), [a("SOL")].into());
     }
 
     #[test]
