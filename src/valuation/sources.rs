@@ -75,10 +75,18 @@ fn profile(rate: RateLimit) -> VenueProfile {
 }
 
 /// `source = "http"`: `GET url` answering `{"BTC": "97000.5", ...}`.
-#[derive(Debug)]
 pub struct HttpPrices {
     url: Url,
     base: ReconcilerBase,
+}
+
+// Not derived: the URL may embed a token, and debug output must never show it.
+impl std::fmt::Debug for HttpPrices {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpPrices")
+            .field("url", &crate::config::redact_url(&self.url))
+            .finish_non_exhaustive()
+    }
 }
 
 impl HttpPrices {
@@ -249,10 +257,19 @@ pub fn parse_http_prices(body: &[u8]) -> Result<BTreeMap<Asset, Decimal>, Exchan
 
 /// `source = "coinbase"`: Coinbase Advanced's public `market/products`, the last trade
 /// `price` of each `<ASSET>-<QUOTE>` product, in batches of [`PRODUCTS_PER_REQUEST`].
-#[derive(Debug)]
 pub struct CoinbasePrices {
     base_url: Url,
     base: ReconcilerBase,
+}
+
+// Not derived, for the same reason as [`HttpPrices`]: an overridden base URL may carry
+// credentials.
+impl std::fmt::Debug for CoinbasePrices {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CoinbasePrices")
+            .field("base_url", &crate::config::redact_url(&self.base_url))
+            .finish_non_exhaustive()
+    }
 }
 
 impl CoinbasePrices {
@@ -371,6 +388,21 @@ pub fn parse_coinbase_products(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_output_never_shows_a_url_token() {
+        let policy = RetryPolicy::new(1, Duration::from_millis(1), Duration::from_millis(1));
+        let url = Url::parse("http://user:pw@127.0.0.1:9/prices?token=s3cr3t").unwrap();
+        let http = HttpPrices::new(url.clone(), policy.clone(), Duration::from_secs(1)).unwrap();
+        let cb = CoinbasePrices::new(Some(url), policy, Duration::from_secs(1)).unwrap();
+        for shown in [format!("{http:?}"), format!("{cb:?}")] {
+            assert!(
+                !shown.contains("s3cr3t") && !shown.contains("pw"),
+                "{shown}"
+            );
+            assert!(shown.contains("127.0.0.1:9"), "{shown}");
+        }
+    }
 
     fn fixture(path: &str) -> Vec<u8> {
         let full = format!("{}/tests/fixtures/{path}", env!("CARGO_MANIFEST_DIR"));
