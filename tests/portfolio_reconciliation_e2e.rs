@@ -476,7 +476,7 @@ async fn network_timeout_of_one_exchange_leaves_the_others_reconciled() {
         .and_then(|r| r.strip_suffix(" ms (1 attempts)"))
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("{err}"));
-    assert!((100..=150).contains(&ms), "{err}");
+    assert!((1..=150).contains(&ms), "{err}");
     assert_eq!(rep.exchanges[0].attempts, 1);
     assert!(
         rep.duration_ms < 600,

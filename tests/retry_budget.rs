@@ -96,7 +96,10 @@ async fn a_hanging_exchange_reports_its_timeouts_and_attempts_not_the_budget() {
     assert_eq!(x["attempts"], 2, "{x}");
     let error = x["error"].as_str().unwrap();
     let last = timed_out_ms(error, 2);
-    assert!((200..=300).contains(&last), "{error}");
+    // What is left of the cycle depends on how fast this machine got the first attempt
+    // out (tarpaulin's ptrace slows it a lot): the report names that wait, never the
+    // 600 ms budget nor more than the 300 ms request timeout.
+    assert!((1..=300).contains(&last), "{error}");
     assert_eq!(mock.requests().len(), 2);
     assert!(took < Duration::from_secs(5), "{took:?}");
 }
@@ -261,7 +264,14 @@ async fn a_later_page_that_hangs_reports_its_timeout_with_every_request_of_the_f
     // Page 1 took one request; page 2 timed out twice before the cycle ended.
     let error = err.to_string();
     let last = timed_out_ms(&error, 3);
-    assert!((150..=300).contains(&last), "{error}");
+    // Page 2's second attempt gets what page 1 (its speed depends on the machine; under
+    // tarpaulin it is slow), one 300 ms timeout and a backoff left of the 600 ms cycle.
+    assert!((1..=300).contains(&last), "{error}");
+    assert!(
+        u128::from(last) + 300 <= t0.elapsed().as_millis(),
+        "{error} in {:?}",
+        t0.elapsed()
+    );
     assert_eq!(err.attempts(), 3);
     assert_eq!(deadline.attempts(), 3);
     assert_eq!(mock.requests().len(), 3);
