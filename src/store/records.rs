@@ -1,6 +1,6 @@
 //! Row types and the SQL that reads and writes them. All SQL uses bound parameters.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
@@ -271,9 +271,12 @@ pub(super) fn insert_cycle(
 
 /// The latest stored (local, exchange amount) per exchange, then asset: nested so a
 /// lookup borrows the names instead of allocating a key, and in decimals so a cycle's
-/// unchanged pairs cost neither formatting nor a row.
+/// unchanged pairs cost neither formatting nor a row. Assets are kept in order so a
+/// cycle's pairs, which come in asset order, are matched in one sequential walk rather
+/// than a hash probe each (at 10 x 1000 the probes' cache misses were a sixth of the
+/// engine's time).
 #[derive(Debug, Default)]
-pub(super) struct SnapshotCache(HashMap<String, HashMap<Asset, (Decimal, Decimal)>>);
+pub(super) struct SnapshotCache(HashMap<String, BTreeMap<Asset, (Decimal, Decimal)>>);
 
 /// A snapshot row to write: (exchange, asset, local, exchange amount).
 pub(super) type ChangedPair = (String, Asset, Decimal, Decimal);
@@ -326,8 +329,17 @@ fn changed_snapshots(sets: &[SnapshotSet], last: &SnapshotCache) -> Vec<ChangedP
     for set in sets {
         let stored = last.0.get(&set.exchange);
         let mut still_there = 0;
+        let in_order = set.pairs.windows(2).all(|w| w[0].asset < w[1].asset);
+        let mut walk = stored.filter(|_| in_order).map(|m| m.iter().peekable());
         for p in &set.pairs {
-            let before = stored.and_then(|m| m.get(&p.asset));
+            let before = match walk.as_mut() {
+                Some(walk) => {
+                    while walk.next_if(|(asset, _)| **asset < p.asset).is_some() {}
+                    walk.next_if(|(asset, _)| **asset == p.asset)
+                        .map(|(_, v)| v)
+                }
+                None => stored.and_then(|m| m.get(&p.asset)),
+            };
             if before.is_some_and(|b| !is_zero(b)) {
                 still_there += 1;
             }
@@ -453,4 +465,71 @@ pub(super) fn apply_writes(conn: &Connection, writes: &[DiscrepancyWrite]) -> ru
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pair(asset: &str, local: &str, on_exchange: &str) -> SnapshotPair {
+        SnapshotPair {
+            asset: Asset::parse(asset).unwrap(),
+            local: local.parse().unwrap(),
+            exchange_amount: on_exchange.parse().unwrap(),
+        }
+    }
+
+    fn cache(rows: &[(&str, &str, &str)]) -> SnapshotCache {
+        let mut c = SnapshotCache::default();
+        for (asset, local, on_exchange) in rows {
+            c.insert((
+                "ex".into(),
+                Asset::parse(asset).unwrap(),
+                local.parse().unwrap(),
+                on_exchange.parse().unwrap(),
+            ));
+        }
+        c
+    }
+
+    fn changed(pairs: Vec<SnapshotPair>, last: &SnapshotCache) -> Vec<String> {
+        let sets = [SnapshotSet {
+            exchange: "ex".into(),
+            pairs,
+        }];
+        changed_snapshots(&sets, last)
+            .into_iter()
+            .map(|(_, a, l, x)| format!("{a} {l} {x}"))
+            .collect()
+    }
+
+    #[test]
+    fn pairs_in_asset_order_are_matched_in_one_walk_with_gaps_on_both_sides() {
+        let last = cache(&[("ADA", "1", "1"), ("BTC", "2", "2"), ("ETH", "3", "3")]);
+        let now = vec![
+            pair("AAVE", "5", "5"),
+            pair("BTC", "2.0", "2"),
+            pair("DOT", "7", "7"),
+            pair("ETH", "3", "4"),
+        ];
+        assert_eq!(
+            changed(now, &last),
+            ["AAVE 5 5", "DOT 7 7", "ETH 3 4", "ADA 0 0"]
+        );
+    }
+
+    #[test]
+    fn pairs_out_of_order_are_looked_up_one_by_one_with_the_same_result() {
+        let last = cache(&[("ADA", "1", "1"), ("BTC", "2", "2"), ("ETH", "3", "3")]);
+        let now = vec![
+            pair("ETH", "3", "4"),
+            pair("DOT", "7", "7"),
+            pair("BTC", "2.0", "2"),
+            pair("AAVE", "5", "5"),
+        ];
+        assert_eq!(
+            changed(now, &last),
+            ["ETH 3 4", "DOT 7 7", "AAVE 5 5", "ADA 0 0"]
+        );
+    }
 }
