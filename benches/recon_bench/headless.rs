@@ -2,7 +2,7 @@
 //! `recon headless` binary at `interval_secs = 0.05` on 5 simulated exchanges × 200
 //! assets, one of them drifting every cycle, with metrics served and logs written.
 //! Prints the resident set size at cycle 100 and at cycle 1000 and the change between
-//! them. A measurement, not a timed test: `cargo bench --bench headless_rss`.
+//! them.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -28,11 +28,11 @@ fn config(dir: &Path, drift: bool) {
             i + 1
         ));
     }
-    std::fs::write(dir.join("config.toml"), text).unwrap();
+    std::fs::write(dir.join("config.toml"), text).expect("headless bench set-up");
 }
 
 fn recon(dir: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_recon"));
+    let mut c = Command::new(crate::recon_binary());
     c.env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .arg("--config")
@@ -44,18 +44,25 @@ fn recon(dir: &Path) -> Command {
 /// A ledger equal to what the exchanges hold (from one `recon once`), a few assets off,
 /// so cycles carry discrepancies like a real desk's.
 fn ledger(dir: &Path) {
-    std::fs::write(dir.join("ledger.toml"), "").unwrap();
+    std::fs::write(dir.join("ledger.toml"), "").expect("headless bench set-up");
     let out = recon(dir)
         .args(["once", "--format", "json"])
         .output()
-        .unwrap();
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        .expect("headless bench set-up");
+    let report: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("headless bench set-up");
     let mut text = String::new();
-    for e in report["exchanges"].as_array().unwrap() {
-        text.push_str(&format!("[{}]\n", e["name"].as_str().unwrap()));
+    for e in report["exchanges"]
+        .as_array()
+        .expect("headless bench set-up")
+    {
+        text.push_str(&format!(
+            "[{}]\n",
+            e["name"].as_str().expect("headless bench set-up")
+        ));
         for (i, d) in report["discrepancies"]
             .as_array()
-            .unwrap()
+            .expect("headless bench set-up")
             .iter()
             .filter(|d| d["exchange"] == e["name"])
             .enumerate()
@@ -64,16 +71,19 @@ fn ledger(dir: &Path) {
             let amount = if i % 50 == 0 {
                 "1".to_string()
             } else {
-                d["exchange_amount"].as_str().unwrap().to_string()
+                d["exchange_amount"]
+                    .as_str()
+                    .expect("headless bench set-up")
+                    .to_string()
             };
             text.push_str(&format!(
                 "\"{}\" = \"{amount}\"\n",
-                d["asset"].as_str().unwrap()
+                d["asset"].as_str().expect("headless bench set-up")
             ));
         }
     }
-    std::fs::write(dir.join("ledger.toml"), text).unwrap();
-    std::fs::remove_file(dir.join("recon.db")).unwrap();
+    std::fs::write(dir.join("ledger.toml"), text).expect("headless bench set-up");
+    std::fs::remove_file(dir.join("recon.db")).expect("headless bench set-up");
 }
 
 fn cycles(addr: &str) -> Option<u64> {
@@ -95,7 +105,8 @@ fn cycles(addr: &str) -> Option<u64> {
 
 /// (VmRSS, VmHWM) in KiB.
 fn rss(pid: u32) -> (u64, u64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let status =
+        std::fs::read_to_string(format!("/proc/{pid}/status")).expect("headless bench set-up");
     let field = |name: &str| {
         status
             .lines()
@@ -107,23 +118,26 @@ fn rss(pid: u32) -> (u64, u64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
-fn main() {
-    // `cargo bench` passes `--bench`; a filter that names another bench skips this one.
-    if std::env::args()
-        .skip(1)
-        .any(|a| !a.starts_with('-') && !"headless_rss".contains(a.as_str()))
-    {
-        return;
-    }
-    let tmp = tempfile::tempdir().unwrap();
+/// RSS of the daemon at cycle 100 and at cycle 1000.
+pub struct Figures {
+    pub at_first_kib: u64,
+    pub at_last_kib: u64,
+    pub peak_kib: u64,
+    pub seconds: f64,
+    pub database_bytes: u64,
+}
+
+/// Runs the daemon for 1000 cycles (about a minute at 0.05 s).
+pub fn measure() -> Figures {
+    let tmp = tempfile::tempdir().expect("temp dir");
     let dir = tmp.path();
     config(dir, false);
     ledger(dir);
     config(dir, true);
     let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
+        .expect("bind")
         .local_addr()
-        .unwrap()
+        .expect("local addr")
         .port();
     let addr = format!("127.0.0.1:{port}");
     let mut child = recon(dir)
@@ -132,51 +146,34 @@ fn main() {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .unwrap();
+        .expect("spawn recon headless");
     let pid = child.id();
     let t0 = Instant::now();
     let mut at_first = None;
-    loop {
+    let figures = loop {
         let n = cycles(&addr).unwrap_or(0);
         if at_first.is_none() && n >= FIRST {
-            at_first = Some((n, rss(pid), t0.elapsed()));
+            at_first = Some(rss(pid).0);
         }
         if n >= LAST {
             let (kib, hwm) = rss(pid);
-            let (n1, (kib1, _), t1) = at_first.unwrap();
-            let db = std::fs::metadata(dir.join("recon.db")).map_or(0, |m| m.len());
-            println!(
-                "headless_rss: {EXCHANGES} exchanges x {ASSETS} assets, interval 0.05 s, one drifting"
-            );
-            println!(
-                "  cycle {n1:>4}: RSS {:.1} MiB ({:.1} s)",
-                kib1 as f64 / 1024.0,
-                t1.as_secs_f64()
-            );
-            println!(
-                "  cycle {n:>4}: RSS {:.1} MiB ({:.1} s), peak {:.1} MiB",
-                kib as f64 / 1024.0,
-                t0.elapsed().as_secs_f64(),
-                hwm as f64 / 1024.0
-            );
-            println!(
-                "  change 100 -> 1000: {:+.1} %   (budget: < 20 MB, flat within 10 %)",
-                (kib as f64 - kib1 as f64) / kib1 as f64 * 100.0
-            );
-            println!(
-                "  database after {n} cycles: {:.1} MiB",
-                db as f64 / 1048576.0
-            );
-            break;
+            break Figures {
+                at_first_kib: at_first.unwrap_or(kib),
+                at_last_kib: kib,
+                peak_kib: hwm,
+                seconds: t0.elapsed().as_secs_f64(),
+                database_bytes: std::fs::metadata(dir.join("recon.db")).map_or(0, |m| m.len()),
+            };
         }
         if let Ok(Some(status)) = child.try_wait() {
             panic!("recon headless exited early: {status}");
         }
         std::thread::sleep(Duration::from_millis(10));
-    }
+    };
     let _ = Command::new("kill")
         .arg("-TERM")
         .arg(pid.to_string())
         .status();
     let _ = child.wait();
+    figures
 }
