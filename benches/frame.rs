@@ -13,23 +13,10 @@ use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 
 use recon::tui::keys::Command;
-use recon::tui::{ui, Action, App};
-
-fn app_with_rows(n: usize) -> App {
-    let view = fixtures::view(Some(fixtures::big_report(n)));
-    let mut app = fixtures::app_with(
-        "default",
-        120,
-        40,
-        view,
-        fixtures::audit_entries(10_000, 200),
-    );
-    app.update(Action::Command(Command::FocusPrev));
-    app
-}
+use recon::tui::{ui, Action};
 
 fn frame(c: &mut Criterion) {
-    let mut app = app_with_rows(1000);
+    let mut app = fixtures::app_with_rows(1000);
     assert_eq!(app.balances.len(), 1000);
     let mut terminal = Terminal::new(TestBackend::new(120, 40)).unwrap();
     c.bench_function("frame_1000_balance_rows", |b| {
@@ -37,7 +24,7 @@ fn frame(c: &mut Criterion) {
             terminal.draw(|f| ui::render(black_box(&app), f)).unwrap();
         })
     });
-    let small = app_with_rows(10);
+    let small = fixtures::app_with_rows(10);
     c.bench_function("frame_10_balance_rows", |b| {
         b.iter(|| {
             terminal.draw(|f| ui::render(black_box(&small), f)).unwrap();

@@ -20,8 +20,7 @@ use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 
 use recon::exchanges::coinbase::{parse_accounts_page, CdpKey, JwtSigner};
-use recon::tui::keys::Command;
-use recon::tui::{ui, Action};
+use recon::tui::ui;
 
 const MIB: f64 = 1024.0 * 1024.0;
 
@@ -127,15 +126,7 @@ fn jwt_row(rows: &mut Vec<Row>) {
 }
 
 fn frame_row(rows: &mut Vec<Row>) {
-    let view = fixtures::view(Some(fixtures::big_report(1000)));
-    let mut app = fixtures::app_with(
-        "default",
-        120,
-        40,
-        view,
-        fixtures::audit_entries(10_000, 200),
-    );
-    app.update(Action::Command(Command::FocusPrev));
+    let app = fixtures::app_with_rows(1000);
     assert_eq!(app.balances.len(), 1000);
     let mut terminal = Terminal::new(TestBackend::new(120, 40)).expect("test backend");
     rows.push(timing(

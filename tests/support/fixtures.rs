@@ -280,6 +280,15 @@ pub fn app_with(name: &str, w: u16, h: u16, view: EngineView, audit: Vec<AuditEn
     app
 }
 
+/// The frame benchmarks' console: 120×40, [`big_report`] of `n` rows, 10 000 audit
+/// entries, the balances panel focused.
+pub fn app_with_rows(n: usize) -> App {
+    let view = view(Some(big_report(n)));
+    let mut app = app_with("default", 120, 40, view, audit_entries(10_000, 200));
+    app.update(Action::Command(recon::tui::keys::Command::FocusPrev));
+    app
+}
+
 /// A report with `n` balance rows across 10 exchanges (for the frame benchmark).
 pub fn big_report(n: usize) -> ReconciliationReport {
     let mut r = report();
