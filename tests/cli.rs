@@ -467,3 +467,34 @@ fn usage_errors_exit_2() {
         .assert()
         .code(0);
 }
+
+/// The store opens while the exchanges are fetched; one that cannot be opened ends `once`
+/// at once, UNKNOWN, with its own one-line error: not after the slow exchange answers,
+/// not as a report, and not with a second line about the shutdown it could not record.
+#[test]
+fn once_with_an_unopenable_database_fails_fast_with_the_store_error() {
+    let cfg = "[storage]\npath = \"not-a-dir/recon.db\"\n[reconciliation]\ncycle_timeout_ms = 20000\nfetch_timeout_ms = 15000\n[retry]\nmax_attempts = 1\n\
+               [[exchanges]]\nname = \"slow\"\nkind = \"simulated\"\nlatency_ms = [8000, 8000]\nbalances = { BTC = \"1\" }\n";
+    let dir = Dir::new(cfg, "[slow]\nBTC = \"1\"\n");
+    std::fs::write(
+        dir.path().join("not-a-dir"),
+        "a file where a directory should be",
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let out = dir.recon(&["once"]).output().unwrap();
+    let took = started.elapsed();
+    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr,
+        format!(
+            "recon: database {}: cannot create directory: File exists (os error 17)\n",
+            dir.path().join("not-a-dir/recon.db").display()
+        ),
+        "{stderr}"
+    );
+    // The exchange takes 8 s to answer; the store's error does not wait for it.
+    assert!(took < std::time::Duration::from_secs(6), "took {took:?}");
+}

@@ -197,3 +197,29 @@ async fn expect_add_list_explain_and_cancel_in_process() {
     let (msg, intact) = audit::verify(&cfg).unwrap();
     assert!(intact, "{msg}");
 }
+
+/// `once` commits its start-up entries and its cycle without an fsync of their own and
+/// its shutdown entry with one, which makes all of them durable before it reports
+/// anything; the console and the daemon sync every commit.
+#[tokio::test]
+async fn once_defers_sync_until_its_shutdown_entry_and_loops_sync_every_commit() {
+    use recon::store::Durability;
+    let (_dir, cfg) = shipped();
+    let parts = recon::commands::start_engine(cfg.clone(), "once")
+        .await
+        .unwrap();
+    let durability = |store: recon::store::thread::StoreHandle| async move {
+        store.call(|repo| repo.durability()).await.unwrap()
+    };
+    assert_eq!(durability(parts.store.clone()).await, Durability::Deferred);
+    recon::commands::record_shutdown(&parts.store, "once").await;
+    assert_eq!(durability(parts.store.clone()).await, Durability::Synced);
+    drop(parts.service);
+    drop(parts.store);
+    parts.store_thread.join();
+
+    let parts = recon::commands::start_engine(cfg, "headless")
+        .await
+        .unwrap();
+    assert_eq!(durability(parts.store.clone()).await, Durability::Synced);
+}

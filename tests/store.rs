@@ -239,3 +239,24 @@ fn audit_pages_walk_backwards_from_any_cursor() {
     );
     assert_eq!(first[9].prev_hash, next[0].hash);
 }
+
+/// `synchronous=FULL` unless a caller defers: an fsync per commit by default, none for a
+/// deferred commit (the next synced commit or checkpoint makes it durable: the WAL is
+/// appended in order), and back to one per commit when asked.
+#[test]
+fn commits_are_synced_unless_deferred_and_sync_comes_back() {
+    use recon::store::Durability;
+    let dir = tempfile::tempdir().unwrap();
+    let mut repo = ReconciliationRepository::open(&dir.path().join("recon.db")).unwrap();
+    let synchronous = |repo: &ReconciliationRepository| repo.durability().unwrap();
+    assert_eq!(synchronous(&repo), Durability::Synced);
+    repo.set_durability(Durability::Deferred).unwrap();
+    assert_eq!(synchronous(&repo), Durability::Deferred);
+    let event = AuditEvent::global(AuditKind::Startup, serde_json::json!({}));
+    repo.append_audit(Utc::now(), std::slice::from_ref(&event))
+        .unwrap();
+    repo.set_durability(Durability::Synced).unwrap();
+    assert_eq!(synchronous(&repo), Durability::Synced);
+    repo.append_audit(Utc::now(), &[event]).unwrap();
+    assert_eq!(repo.audit_count().unwrap(), 2);
+}

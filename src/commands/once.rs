@@ -24,7 +24,10 @@ pub async fn report(
     cfg: Arc<TradingConfig>,
     format: Format,
 ) -> Result<(String, u8), ReconciliationError> {
-    let mut parts = super::start_engine(cfg, "once").await?;
+    let (mut parts, startup) = super::begin_engine(cfg, "once")?;
+    // Fetching starts now; the store opens and records the start-up entries meanwhile.
+    let last_ok = tokio::spawn(async move { startup.await.map(|s| s.last_ok) });
+    parts.service.seed_last_ok_later(last_ok);
     let result = parts.service.reconcile().await;
     super::record_shutdown(&parts.store, "once").await;
     drop(parts.service);

@@ -146,7 +146,14 @@ pub struct ConcretePortfolioReconciliationService {
     slots: Vec<Slot>,
     store: StoreHandle,
     prices: Option<PriceSlot>,
+    /// Each exchange's last good read, while the store is still opening (see
+    /// [`ConcretePortfolioReconciliationService::seed_last_ok_later`]).
+    pending_last_ok: Option<PendingLastOk>,
 }
+
+/// The store's answer to "when was each exchange last read?", arriving later.
+pub type PendingLastOk =
+    tokio::task::JoinHandle<Result<HashMap<ExchangeName, DateTime<Utc>>, crate::store::StoreError>>;
 
 impl ConcretePortfolioReconciliationService {
     /// Builds the service. `last_ok` (from the store) seeds each exchange's staleness.
@@ -172,7 +179,23 @@ impl ConcretePortfolioReconciliationService {
             ledger,
             slots,
             store,
+            pending_last_ok: None,
         }
+    }
+
+    /// Sets each exchange's last good read (from the store), which its staleness counts
+    /// from.
+    pub fn seed_last_ok(&mut self, last_ok: &HashMap<ExchangeName, DateTime<Utc>>) {
+        for slot in &mut self.slots {
+            slot.last_ok_at = last_ok.get(slot.client.name()).copied();
+        }
+    }
+
+    /// Like [`Self::seed_last_ok`], from a store that is still opening: the next cycle
+    /// fetches meanwhile and waits for it only before comparing. Should the store fail,
+    /// the cycle stops at once with its error, the fetches still in flight abandoned.
+    pub fn seed_last_ok_later(&mut self, pending: PendingLastOk) {
+        self.pending_last_ok = Some(pending);
     }
 
     /// The configuration it runs on.
@@ -565,6 +588,7 @@ impl PortfolioReconciliationService for ConcretePortfolioReconciliationService {
             ledger: ledger_source,
             slots,
             prices,
+            pending_last_ok,
             ..
         } = self;
         // Prices are fetched alongside the exchanges: as soon as the ledger is read (a
@@ -582,10 +606,26 @@ impl PortfolioReconciliationService for ConcretePortfolioReconciliationService {
             }
             ledger
         };
-        let (ledger, fetched) = tokio::join!(
-            ledger_then_prices,
-            futures::future::join_all(slots.iter_mut().map(|s| fetch_one(s, budget)))
-        );
+        let fetch_all = async {
+            Ok(tokio::join!(
+                ledger_then_prices,
+                futures::future::join_all(slots.iter_mut().map(|s| fetch_one(s, budget)))
+            ))
+        };
+        let store_ready = async {
+            match pending_last_ok.take() {
+                None => Ok(None),
+                Some(pending) => match pending.await {
+                    Ok(last_ok) => last_ok.map(Some),
+                    Err(_) => Err(crate::store::StoreError::Stopped),
+                },
+            }
+        };
+        let ((ledger, fetched), last_ok) =
+            tokio::try_join!(fetch_all, store_ready).map_err(ReconciliationError::from)?;
+        if let Some(last_ok) = last_ok {
+            self.seed_last_ok(&last_ok);
+        }
         let finished_at = now_millis();
         let duration_ms = (Instant::now() - t0).as_millis() as u64;
         let ledger_error = ledger.as_ref().err().map(ToString::to_string);

@@ -129,6 +129,18 @@ fn open_immutable(path: &Path) -> Result<Connection, String> {
     .map_err(|e| e.to_string())
 }
 
+/// How a commit reaches the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// `synchronous=FULL` (SPEC §6), the default: each commit is fsynced before it returns.
+    Synced,
+    /// `synchronous=NORMAL`: the commit is atomic and survives the process being killed,
+    /// but is on disk only at the next synced commit or checkpoint (the WAL is appended in
+    /// order, so that one fsync covers every commit before it). For commits nothing
+    /// outside the process acts on before a synced one follows.
+    Deferred,
+}
+
 /// The repository: one connection, owned by one thread at a time.
 pub struct ReconciliationRepository {
     conn: Connection,
@@ -303,6 +315,31 @@ impl ReconciliationRepository {
             path: self.path.clone(),
             source,
         }
+    }
+
+    /// Sets how this connection's next commits reach the disk.
+    pub fn set_durability(&mut self, durability: Durability) -> Result<(), StoreError> {
+        let level = match durability {
+            Durability::Synced => "FULL",
+            Durability::Deferred => "NORMAL",
+        };
+        self.conn
+            .pragma_update(None, "synchronous", level)
+            .map_err(|e| self.sql(e))
+    }
+
+    /// How this connection's commits reach the disk.
+    pub fn durability(&self) -> Result<Durability, StoreError> {
+        let level: i64 = self
+            .conn
+            .query_row("PRAGMA synchronous", [], |r| r.get(0))
+            .map_err(|e| self.sql(e))?;
+        // 2 is FULL and 3 EXTRA; below that, commits are not fsynced.
+        Ok(if level >= 2 {
+            Durability::Synced
+        } else {
+            Durability::Deferred
+        })
     }
 
     /// Appends audit events in their own transaction.
