@@ -177,7 +177,11 @@ async fn read_body(mut resp: reqwest::Response, success: bool) -> Result<Vec<u8>
     } else {
         ERROR_BODY_MAX_BYTES
     };
-    let mut body = Vec::new();
+    // Sized from Content-Length (within the cap) when the server sends one: a 150 KB
+    // page read into a growing Vec was copied five times and its last doubling (256 KiB)
+    // went to mmap and back.
+    let announced = resp.content_length().unwrap_or(0).min(cap as u64);
+    let mut body = Vec::with_capacity(usize::try_from(announced).unwrap_or(0));
     while let Some(chunk) = resp.chunk().await.map_err(|e| transport_failure(&e))? {
         if body.len() + chunk.len() > cap {
             if success {
