@@ -498,3 +498,28 @@ fn once_with_an_unopenable_database_fails_fast_with_the_store_error() {
     // The exchange takes 8 s to answer; the store's error does not wait for it.
     assert!(took < std::time::Duration::from_secs(6), "took {took:?}");
 }
+
+/// A fresh `once` knows when an exchange was last read: the store opens while the
+/// exchanges are fetched, and the last good read it holds still reaches the report of an
+/// exchange that fails now (its staleness, not "never read").
+#[test]
+fn once_reports_the_last_good_read_of_a_failing_exchange_from_an_earlier_run() {
+    let exchange = |failure_rate: &str| {
+        config(&format!(
+            "[[exchanges]]\nname = \"x\"\nkind = \"simulated\"\nfailure_rate = {failure_rate}\nbalances = {{ BTC = \"1\" }}\n"
+        ))
+    };
+    let dir = Dir::new(&exchange("0.0"), "[x]\nBTC = \"1\"\n");
+    let (first, code) = dir.once_json();
+    assert_eq!(code, 0, "{first}");
+    let read_at = first["exchanges"][0]["last_ok_at"].clone();
+    assert!(read_at.is_string(), "{first}");
+
+    std::fs::write(dir.path().join("config.toml"), exchange("1.0")).unwrap();
+    let (second, code) = dir.once_json();
+    assert_eq!(code, 3, "{second}");
+    let x = &second["exchanges"][0];
+    assert_eq!(x["status"], "error", "{second}");
+    assert_eq!(x["last_ok_at"], read_at, "{second}");
+    assert!(x["stale_secs"].is_u64(), "{second}");
+}
